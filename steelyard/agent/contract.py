@@ -1,0 +1,87 @@
+"""The appliance agent's REST contract (mutual TLS), shared by its server and its client.
+
+  GET    /v1/info                               -> AgentInfo
+  PUT    /v1/appliances/{name}                  ApplianceCreate -> ApplianceInfo (idempotent)
+  GET    /v1/appliances/{name}                  -> ApplianceInfo (404 if unknown)
+  DELETE /v1/appliances/{name}                  -> 204 (stops HAProxy, removes its files)
+  PUT    /v1/appliances/{name}/config           ConfigApply -> ApplyResult
+                                                400 ApplyError when HAProxy rejects the config
+                                                (the previous config keeps serving)
+  GET    /v1/appliances/{name}/stats            -> list[StatRow]
+
+Appliance names match `NAME_PATTERN`; anything else is a 400.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+
+
+class AgentInfo(BaseModel):
+    agent_version: str
+    haproxy_version: str
+    appliances: list[str]
+
+
+class ApplianceCreate(BaseModel):
+    netns: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class RuntimePathsOut(BaseModel):
+    stats_socket: str
+    server_state_file: str
+    log_socket: str | None = None
+
+
+class ApplianceInfo(BaseModel):
+    name: str
+    netns: str | None
+    paths: RuntimePathsOut
+    running: bool
+    generation: int | None  # generation of the config in force, None before the first apply
+    config_sha256: str | None
+    master_pid: int | None
+    worker_pids: list[int]
+
+
+class ConfigApply(BaseModel):
+    generation: int = Field(ge=0)
+    haproxy_cfg: str = Field(max_length=4_000_000)
+    # "address:port" pairs that must accept TCP connections after the apply, else roll back.
+    verify_listeners: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class ApplyResult(BaseModel):
+    action: Literal["unchanged", "runtime", "started", "reloaded"]
+    generation: int
+    config_sha256: str
+    runtime_commands: list[str]
+    duration_ms: float
+
+
+class ApplyError(BaseModel):
+    error: str
+    output: str
+    rolled_back: bool
+
+
+class StatRow(BaseModel):
+    """One row of HAProxy's `show stat`, the fields Steelyard uses."""
+
+    pxname: str
+    svname: str
+    status: str  # UP, DOWN, DRAIN, MAINT, no check, OPEN, ...
+    weight: int | None = None
+    scur: int = 0  # current sessions
+    stot: int = 0  # total sessions
+    bin: int = 0
+    bout: int = 0
+    ereq: int = 0
+    econ: int = 0
+    eresp: int = 0
+    check_status: str | None = None
+    hrsp_2xx: int = 0
+    hrsp_4xx: int = 0
+    hrsp_5xx: int = 0

@@ -1,0 +1,110 @@
+"""What the renderers take: one load balancer's desired data plane as plain frozen data.
+
+The controller builds a `LoadBalancerSpec` from the database; renderers turn it into text.
+Only objects that should be in the data plane appear here (no PENDING_DELETE children).
+Values are the API's values, already validated; renderers still quote or reject anything
+that could change the structure of a config file.
+"""
+
+from dataclasses import dataclass, field
+
+from steelyard.model.enums import (
+    HealthMonitorType,
+    HTTPMethod,
+    LBAlgorithm,
+    ListenerProtocol,
+    PoolProtocol,
+    SessionPersistenceType,
+)
+
+
+@dataclass(frozen=True)
+class SessionPersistenceSpec:
+    type: SessionPersistenceType
+    cookie_name: str | None = None
+    persistence_timeout: int | None = None  # seconds, SOURCE_IP stick table expiry
+    persistence_granularity: str | None = None  # netmask for SOURCE_IP
+
+
+@dataclass(frozen=True)
+class HealthMonitorSpec:
+    id: str
+    type: HealthMonitorType
+    delay: int  # seconds between checks
+    timeout: int  # seconds to wait for a check
+    max_retries: int  # successes to go UP ("rise")
+    max_retries_down: int  # failures to go DOWN ("fall")
+    http_method: HTTPMethod = HTTPMethod.GET
+    url_path: str = "/"
+    expected_codes: str = "200"  # "200", "200,202", "200-204"
+    http_version: float | None = None  # 1.0 or 1.1
+    domain_name: str | None = None  # Host header for HTTP/1.1 checks
+    admin_state_up: bool = True
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    id: str
+    address: str
+    protocol_port: int
+    weight: int = 1  # 0..256; 0 drains
+    backup: bool = False
+    admin_state_up: bool = True
+    monitor_address: str | None = None
+    monitor_port: int | None = None
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    id: str
+    protocol: PoolProtocol
+    lb_algorithm: LBAlgorithm
+    members: tuple[MemberSpec, ...] = ()
+    healthmonitor: HealthMonitorSpec | None = None
+    session_persistence: SessionPersistenceSpec | None = None
+    admin_state_up: bool = True
+
+
+@dataclass(frozen=True)
+class ListenerSpec:
+    id: str
+    protocol: ListenerProtocol
+    protocol_port: int
+    default_pool_id: str | None = None
+    connection_limit: int = -1  # -1 = unlimited (renderer applies the deployment ceiling)
+    timeout_client_data: int = 50000  # milliseconds, Octavia's defaults
+    timeout_member_connect: int = 5000
+    timeout_member_data: int = 50000
+    timeout_tcp_inspect: int = 0
+    insert_headers: tuple[tuple[str, str], ...] = ()  # e.g. (("X-Forwarded-For", "true"),)
+    admin_state_up: bool = True
+
+
+@dataclass(frozen=True)
+class LoadBalancerSpec:
+    id: str
+    vip_address: str
+    listeners: tuple[ListenerSpec, ...] = ()
+    pools: tuple[PoolSpec, ...] = ()
+    admin_state_up: bool = True
+
+
+@dataclass(frozen=True)
+class RuntimePaths:
+    """Where the appliance keeps its runtime files; chosen by the agent, not the tenant."""
+
+    stats_socket: str
+    server_state_file: str
+    log_socket: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Deployment settings (operator-controlled)."""
+
+    paths: RuntimePaths
+    max_connections: int = 5000  # global maxconn ceiling; fits the 20,000 open-file limit
+    default_listener_maxconn: int = 5000  # used when connection_limit is -1
+    nbthread: int = 1
+    hard_stop_after_s: int = 30
+    extra: dict[str, str] = field(default_factory=dict)
