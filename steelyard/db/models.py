@@ -1,0 +1,192 @@
+"""SQLAlchemy tables. Only `db/` touches these; other layers see frozen data or pydantic models.
+
+Every load balancer carries the reconcile bookkeeping (DESIGN.md principles 1 and 6):
+`desired_generation` is bumped by every write to the load balancer or any child,
+`applied_generation` is written by the reconciler after the appliances match, and the
+lease columns say which controller is working on it until when.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID = String(36)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Stamped:
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Provisioned(Stamped):
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    provisioning_status: Mapped[str] = mapped_column(String(16))
+    operating_status: Mapped[str] = mapped_column(String(16))
+    tags: Mapped[list[str]] = mapped_column(default=list)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    lookup: Mapped[str] = mapped_column(String(16), unique=True)  # public prefix of the key
+    secret_hash: Mapped[str] = mapped_column(String(128))  # scrypt of the whole key
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Network(Stamped, Base):
+    __tablename__ = "networks"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    project_id: Mapped[str] = mapped_column(String(255))  # owner; shared networks are listed to all
+    shared: Mapped[bool] = mapped_column(Boolean, default=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "bridge" (netns driver) or "loopback"
+    bridge: Mapped[str | None] = mapped_column(String(15), nullable=True)
+
+
+class Subnet(Stamped, Base):
+    __tablename__ = "subnets"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    cidr: Mapped[str] = mapped_column(String(64))
+    gateway_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ip_version: Mapped[int] = mapped_column(Integer)
+
+
+class LoadBalancer(Provisioned, Base):
+    __tablename__ = "loadbalancers"
+    vip_address: Mapped[str] = mapped_column(String(64))
+    vip_network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"))
+    vip_subnet_id: Mapped[str] = mapped_column(ForeignKey("subnets.id"))
+    vip_port_id: Mapped[str] = mapped_column(ID)
+    provider: Mapped[str] = mapped_column(String(64), default="appliance")
+    flavor_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    topology: Mapped[str] = mapped_column(String(16), default="SINGLE")
+    # reconcile bookkeeping
+    desired_generation: Mapped[int] = mapped_column(Integer, default=1)
+    applied_generation: Mapped[int] = mapped_column(Integer, default=0)
+    deleting: Mapped[bool] = mapped_column(Boolean, default=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("vip_subnet_id", "vip_address", name="uq_lb_vip"),
+        Index("ix_lb_dirty", "desired_generation", "applied_generation"),
+    )
+
+
+class Listener(Provisioned, Base):
+    __tablename__ = "listeners"
+    loadbalancer_id: Mapped[str] = mapped_column(ForeignKey("loadbalancers.id"), index=True)
+    protocol: Mapped[str] = mapped_column(String(32))
+    protocol_port: Mapped[int] = mapped_column(Integer)
+    connection_limit: Mapped[int] = mapped_column(Integer, default=-1)
+    default_pool_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    timeout_client_data: Mapped[int] = mapped_column(Integer, default=50000)
+    timeout_member_connect: Mapped[int] = mapped_column(Integer, default=5000)
+    timeout_member_data: Mapped[int] = mapped_column(Integer, default=50000)
+    timeout_tcp_inspect: Mapped[int] = mapped_column(Integer, default=0)
+    insert_headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (
+        UniqueConstraint("loadbalancer_id", "protocol_port", name="uq_listener_port"),
+    )
+
+
+class Pool(Provisioned, Base):
+    __tablename__ = "pools"
+    loadbalancer_id: Mapped[str] = mapped_column(ForeignKey("loadbalancers.id"), index=True)
+    protocol: Mapped[str] = mapped_column(String(32))
+    lb_algorithm: Mapped[str] = mapped_column(String(32))
+    session_persistence: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class Member(Provisioned, Base):
+    __tablename__ = "members"
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"), index=True)
+    address: Mapped[str] = mapped_column(String(64))
+    protocol_port: Mapped[int] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    backup: Mapped[bool] = mapped_column(Boolean, default=False)
+    subnet_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    monitor_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    monitor_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("pool_id", "address", "protocol_port", name="uq_member_endpoint"),
+    )
+
+
+class HealthMonitor(Provisioned, Base):
+    __tablename__ = "healthmonitors"
+    pool_id: Mapped[str] = mapped_column(ForeignKey("pools.id"), unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    delay: Mapped[int] = mapped_column(Integer)
+    timeout: Mapped[int] = mapped_column(Integer)
+    max_retries: Mapped[int] = mapped_column(Integer)
+    max_retries_down: Mapped[int] = mapped_column(Integer, default=3)
+    http_method: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    url_path: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    expected_codes: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    http_version: Mapped[float | None] = mapped_column(nullable=True)
+    domain_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class Appliance(Stamped, Base):
+    """One HAProxy appliance of a load balancer (Octavia: amphora)."""
+
+    __tablename__ = "appliances"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    loadbalancer_id: Mapped[str | None] = mapped_column(String(36), index=True, nullable=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    slot: Mapped[int] = mapped_column(Integer, default=0)
+    role: Mapped[str] = mapped_column(String(16), default="STANDALONE")
+    status: Mapped[str] = mapped_column(String(16))  # BOOTING, ALLOCATED, ERROR, DELETED
+    compute_driver: Mapped[str] = mapped_column(String(16))
+    netns: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    host: Mapped[str] = mapped_column(String(255))
+    vip_address: Mapped[str] = mapped_column(String(64))
+    applied_generation: Mapped[int] = mapped_column(Integer, default=0)
+    config_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ListenerStats(Base):
+    """Counters of one listener, as last read from its appliances (cumulative)."""
+
+    __tablename__ = "listener_stats"
+    listener_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    loadbalancer_id: Mapped[str] = mapped_column(ID, index=True)
+    bytes_in: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_out: Mapped[int] = mapped_column(Integer, default=0)
+    active_connections: Mapped[int] = mapped_column(Integer, default=0)
+    total_connections: Mapped[int] = mapped_column(Integer, default=0)
+    request_errors: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
