@@ -1,0 +1,28 @@
+"""The capabilities a reconcile composes (Ironic-style small interfaces)."""
+
+from typing import Protocol
+
+from steelyard.agent.contract import ApplianceInfo, ApplyResult, StatRow
+from steelyard.db.snapshot import VipNetwork
+
+
+class ApplianceAgent(Protocol):
+    """What the controller asks of an appliance agent (implemented by agent.client)."""
+
+    def ensure_appliance(self, name: str, netns: str | None) -> ApplianceInfo: ...
+
+    def get_appliance(self, name: str) -> ApplianceInfo | None: ...
+
+    def delete_appliance(self, name: str) -> None: ...
+
+    def apply_config(
+        self, name: str, generation: int, cfg: str, verify_listeners: list[str]
+    ) -> ApplyResult: ...
+
+    def stats(self, name: str) -> list[StatRow]: ...
+
+
+class VipNetworks(Protocol):
+    """Makes a VIP network usable on this host (a bridge with its gateway), idempotently."""
+
+    def ensure(self, network: VipNetwork) -> None: ...

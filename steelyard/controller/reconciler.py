@@ -1,0 +1,156 @@
+"""reconcile(lb_id): observe (DB) -> render (pure) -> apply (idempotent) -> record.
+
+Each run reads the whole desired state, never the event that caused it, so coalesced or
+repeated runs are harmless. `applied_generation` is written last: a crash anywhere before it
+leaves the load balancer dirty, and the next run (here or on another controller) finishes.
+"""
+
+import ipaddress
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy.orm import Session
+
+from steelyard.compute.base import ApplianceSlot, ComputeDriver, VipPlacement
+from steelyard.controller.naming import appliance_name
+from steelyard.controller.ports import ApplianceAgent, VipNetworks
+from steelyard.db.outcomes import (
+    record_appliance_config,
+    record_applied,
+    record_deleted,
+    record_failure,
+    upsert_appliance,
+)
+from steelyard.db.snapshot import LbSnapshot, load_snapshot
+from steelyard.model.spec import LoadBalancerSpec, RenderSettings, RuntimePaths
+from steelyard.render.haproxy import render_haproxy
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["absent", "applied", "deleted", "failed"]
+
+
+@dataclass(frozen=True)
+class DataPlane:
+    compute: ComputeDriver
+    networks: VipNetworks
+    agent: ApplianceAgent
+    host: str
+    render_settings: Callable[[RuntimePaths], RenderSettings]  # deployment settings + paths
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    detail: str = ""
+    retry_after_s: float = 0.0
+
+
+def verify_targets(spec: LoadBalancerSpec) -> list[str]:
+    """Listeners that must accept connections once a config is in force."""
+    host = spec.vip_address
+    if ipaddress.ip_address(host).version == 6:
+        host = f"[{host}]"
+    if not spec.admin_state_up:
+        return []
+    return [f"{host}:{li.protocol_port}" for li in spec.listeners if li.admin_state_up]
+
+
+class Reconciler:
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        plane: DataPlane,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._plane = plane
+        self._clock = clock
+
+    def reconcile(self, lb_id: str) -> Result:
+        with self._sessions() as session:
+            snap = load_snapshot(session, lb_id)
+        if snap is None:
+            return Result("absent")
+        started = time.perf_counter()
+        try:
+            result = self._teardown(lb_id, snap) if snap.deleting else self._apply(lb_id, snap)
+        except Exception as exc:  # every failure is retried with backoff
+            log.warning("reconcile %s generation %d failed: %s", lb_id, snap.generation, exc)
+            with self._sessions() as session:
+                delay = record_failure(
+                    session, lb_id, f"{type(exc).__name__}: {exc}", self._clock()
+                )
+                session.commit()
+            return Result("failed", str(exc), delay.total_seconds())
+        log.info(
+            "reconcile %s generation %d: %s in %.1f ms",
+            lb_id,
+            snap.generation,
+            result.outcome,
+            (time.perf_counter() - started) * 1000,
+        )
+        return result
+
+    def _slot(self, snap: LbSnapshot, slot: int) -> ApplianceSlot:
+        net = snap.network
+        return ApplianceSlot(
+            name=appliance_name(snap.spec.id, slot),
+            vip=VipPlacement(
+                address=snap.spec.vip_address,
+                prefixlen=ipaddress.ip_network(net.cidr).prefixlen,
+                bridge=net.bridge if net.kind == "bridge" else None,
+                gateway=net.gateway_ip,
+            ),
+        )
+
+    def _apply(self, lb_id: str, snap: LbSnapshot) -> Result:
+        plane = self._plane
+        plane.networks.ensure(snap.network)
+        slot = self._slot(snap, 0)
+        placed = plane.compute.ensure(slot)
+        with self._sessions() as session:
+            upsert_appliance(
+                session,
+                lb_id=lb_id,
+                name=slot.name,
+                slot=0,
+                compute_driver=plane.compute.name,
+                netns=placed.netns,
+                host=plane.host,
+                vip_address=slot.vip.address,
+                now=self._clock(),
+                new_id=str(uuid.uuid4()),
+            )
+            session.commit()
+        info = plane.agent.ensure_appliance(slot.name, placed.netns)
+        paths = RuntimePaths(
+            stats_socket=info.paths.stats_socket,
+            server_state_file=info.paths.server_state_file,
+            log_socket=info.paths.log_socket,
+        )
+        cfg = render_haproxy(snap.spec, plane.render_settings(paths))
+        applied = plane.agent.apply_config(
+            slot.name, snap.generation, cfg, verify_targets(snap.spec)
+        )
+        with self._sessions() as session:
+            now = self._clock()
+            record_appliance_config(session, slot.name, snap.generation, applied.config_sha256, now)
+            record_applied(session, lb_id, snap.generation, snap.doomed, now)
+            session.commit()
+        return Result("applied", applied.action)
+
+    def _teardown(self, lb_id: str, snap: LbSnapshot) -> Result:
+        names = {a.name for a in snap.appliances} | {appliance_name(snap.spec.id, 0)}
+        for name in sorted(names):
+            self._plane.agent.delete_appliance(name)
+            self._plane.compute.delete(name)
+        with self._sessions() as session:
+            record_deleted(session, lb_id)
+            session.commit()
+        return Result("deleted")

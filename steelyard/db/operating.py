@@ -1,0 +1,108 @@
+"""Writes what the data plane reports: operating statuses and listener counters."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from steelyard.db import models as m
+from steelyard.model.enums import OperatingStatus
+
+
+@dataclass(frozen=True)
+class CounterDelta:
+    """Counters gained since the last observation; active_connections is a current value."""
+
+    bytes_in: int
+    bytes_out: int
+    total_connections: int
+    request_errors: int
+    active_connections: int
+
+
+@dataclass(frozen=True)
+class ObservedStatuses:
+    loadbalancer: OperatingStatus
+    listeners: dict[str, OperatingStatus]
+    pools: dict[str, OperatingStatus]
+    members: dict[str, OperatingStatus]
+    healthmonitors: dict[str, OperatingStatus]
+
+
+def _set_changed(
+    session: Session, table: type[m.Provisioned], statuses: dict[str, OperatingStatus]
+) -> None:
+    if not statuses:
+        return
+    current = dict(
+        session.execute(
+            select(table.id, table.operating_status).where(table.id.in_(list(statuses)))
+        ).tuples()
+    )
+    for obj_id, status in statuses.items():
+        if obj_id in current and current[obj_id] != status.value:
+            session.execute(
+                update(table).where(table.id == obj_id).values(operating_status=status.value)
+            )
+
+
+def write_statuses(session: Session, lb_id: str, seen: ObservedStatuses) -> None:
+    _set_changed(session, m.LoadBalancer, {lb_id: seen.loadbalancer})
+    _set_changed(session, m.Listener, seen.listeners)
+    _set_changed(session, m.Pool, seen.pools)
+    _set_changed(session, m.Member, seen.members)
+    _set_changed(session, m.HealthMonitor, seen.healthmonitors)
+
+
+def set_loadbalancer_status(session: Session, lb_id: str, status: OperatingStatus) -> None:
+    _set_changed(session, m.LoadBalancer, {lb_id: status})
+
+
+def add_listener_counters(
+    session: Session, lb_id: str, deltas: dict[str, CounterDelta], now: datetime
+) -> None:
+    for listener_id, delta in deltas.items():
+        row = session.get(m.ListenerStats, listener_id)
+        if row is None:
+            if session.get(m.Listener, listener_id) is None:
+                continue  # deleted meanwhile
+            row = m.ListenerStats(
+                listener_id=listener_id,
+                loadbalancer_id=lb_id,
+                bytes_in=0,
+                bytes_out=0,
+                active_connections=0,
+                total_connections=0,
+                request_errors=0,
+                updated_at=now,
+            )
+            session.add(row)
+        row.bytes_in += delta.bytes_in
+        row.bytes_out += delta.bytes_out
+        row.total_connections += delta.total_connections
+        row.request_errors += delta.request_errors
+        row.active_connections = delta.active_connections
+        row.updated_at = now
+
+
+def request_resync(session: Session, lb_id: str) -> None:
+    """The appliance lost its config (restart, crash): make the load balancer dirty again."""
+    session.execute(
+        update(m.LoadBalancer)
+        .where(m.LoadBalancer.id == lb_id, m.LoadBalancer.deleting.is_(False))
+        .values(applied_generation=0)
+    )
+    session.execute(
+        update(m.Appliance).where(m.Appliance.loadbalancer_id == lb_id).values(applied_generation=0)
+    )
+
+
+def observed_loadbalancers(session: Session) -> list[tuple[str, str]]:
+    """(load balancer id, appliance name) of every appliance that has a config in force."""
+    rows = session.execute(
+        select(m.Appliance.loadbalancer_id, m.Appliance.name)
+        .join(m.LoadBalancer, m.LoadBalancer.id == m.Appliance.loadbalancer_id)
+        .where(m.Appliance.applied_generation > 0, m.LoadBalancer.deleting.is_(False))
+    ).all()
+    return [(lb_id, name) for lb_id, name in rows if lb_id is not None]

@@ -1,0 +1,156 @@
+"""What the reconciler writes back: success, deletion done, failure with backoff, appliances."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from steelyard.db import models as m
+from steelyard.db.snapshot import Doomed
+from steelyard.model.enums import OperatingStatus, ProvisioningStatus
+
+SETTLING = (
+    ProvisioningStatus.PENDING_CREATE.value,
+    ProvisioningStatus.PENDING_UPDATE.value,
+    ProvisioningStatus.ERROR.value,
+)
+ERROR_AFTER_ATTEMPTS = 3
+MAX_BACKOFF = timedelta(seconds=30)
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(milliseconds=250 * 2 ** min(attempts, 10)), MAX_BACKOFF)
+
+
+def _child_tables(session: Session, lb_id: str) -> list[tuple[type[m.Provisioned], list[str]]]:
+    pool_ids = list(session.scalars(select(m.Pool.id).where(m.Pool.loadbalancer_id == lb_id)))
+    return [
+        (
+            m.Listener,
+            list(session.scalars(select(m.Listener.id).where(m.Listener.loadbalancer_id == lb_id))),
+        ),
+        (m.Pool, pool_ids),
+        (
+            m.Member,
+            list(session.scalars(select(m.Member.id).where(m.Member.pool_id.in_(pool_ids)))),
+        ),
+        (
+            m.HealthMonitor,
+            list(
+                session.scalars(
+                    select(m.HealthMonitor.id).where(m.HealthMonitor.pool_id.in_(pool_ids))
+                )
+            ),
+        ),
+    ]
+
+
+def _remove_doomed(session: Session, doomed: Doomed) -> None:
+    # Children first: members and monitors reference pools.
+    session.execute(delete(m.Member).where(m.Member.id.in_(doomed.members)))
+    session.execute(delete(m.HealthMonitor).where(m.HealthMonitor.id.in_(doomed.healthmonitors)))
+    session.execute(
+        delete(m.ListenerStats).where(m.ListenerStats.listener_id.in_(doomed.listeners))
+    )
+    session.execute(delete(m.Listener).where(m.Listener.id.in_(doomed.listeners)))
+    session.execute(
+        update(m.Listener)
+        .where(m.Listener.default_pool_id.in_(doomed.pools))
+        .values(default_pool_id=None)
+    )
+    session.execute(delete(m.Pool).where(m.Pool.id.in_(doomed.pools)))
+
+
+def record_applied(
+    session: Session, lb_id: str, generation: int, doomed: Doomed, now: datetime
+) -> None:
+    """The data plane matches `generation`. Statuses settle only if nothing newer is queued:
+    a write that arrived during the apply keeps its PENDING status until its own apply."""
+    _remove_doomed(session, doomed)
+    lb = session.get_one(m.LoadBalancer, lb_id)
+    lb.applied_generation = max(lb.applied_generation, generation)
+    lb.attempts = 0
+    lb.next_attempt_at = None
+    lb.last_error = None
+    if lb.desired_generation != generation:
+        return
+    active = ProvisioningStatus.ACTIVE.value
+    if lb.provisioning_status in SETTLING:
+        lb.provisioning_status = active
+        lb.updated_at = now
+    for table, ids in _child_tables(session, lb_id):
+        session.execute(
+            update(table)
+            .where(table.id.in_(ids), table.provisioning_status.in_(SETTLING))
+            .values(provisioning_status=active, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def record_deleted(session: Session, lb_id: str) -> None:
+    """Teardown finished: remove the load balancer and everything under it."""
+    tables = _child_tables(session, lb_id)
+    for table, ids in reversed(tables):  # members and monitors before pools
+        session.execute(delete(table).where(table.id.in_(ids)))
+    session.execute(delete(m.ListenerStats).where(m.ListenerStats.loadbalancer_id == lb_id))
+    session.execute(delete(m.Appliance).where(m.Appliance.loadbalancer_id == lb_id))
+    session.execute(delete(m.LoadBalancer).where(m.LoadBalancer.id == lb_id))
+
+
+def record_failure(session: Session, lb_id: str, error: str, now: datetime) -> timedelta:
+    """Retry later with exponential backoff; after a few attempts the tenant sees ERROR
+    (still retried: ERROR is not a dead end)."""
+    lb = session.get(m.LoadBalancer, lb_id)
+    if lb is None:
+        return timedelta(0)
+    lb.attempts += 1
+    delay = backoff(lb.attempts)
+    lb.next_attempt_at = now + delay
+    lb.last_error = error[:4000]
+    if lb.attempts >= ERROR_AFTER_ATTEMPTS and not lb.deleting:
+        lb.provisioning_status = ProvisioningStatus.ERROR.value
+        lb.operating_status = OperatingStatus.ERROR.value
+    return delay
+
+
+def upsert_appliance(
+    session: Session,
+    *,
+    lb_id: str,
+    name: str,
+    slot: int,
+    compute_driver: str,
+    netns: str | None,
+    host: str,
+    vip_address: str,
+    now: datetime,
+    new_id: str,
+) -> None:
+    row = session.scalar(select(m.Appliance).where(m.Appliance.name == name))
+    if row is None:
+        session.add(
+            m.Appliance(
+                id=new_id,
+                loadbalancer_id=lb_id,
+                name=name,
+                slot=slot,
+                status="ALLOCATED",
+                compute_driver=compute_driver,
+                netns=netns,
+                host=host,
+                vip_address=vip_address,
+                created_at=now,
+            )
+        )
+        return
+    row.netns, row.vip_address, row.status, row.updated_at = netns, vip_address, "ALLOCATED", now
+
+
+def record_appliance_config(
+    session: Session, name: str, generation: int, sha256: str, now: datetime
+) -> None:
+    session.execute(
+        update(m.Appliance)
+        .where(m.Appliance.name == name)
+        .values(applied_generation=generation, config_sha256=sha256, last_seen_at=now)
+    )
