@@ -25,4 +25,6 @@ class ApplianceAgent(Protocol):
 class VipNetworks(Protocol):
     """Makes a VIP network usable on this host (a bridge with its gateway), idempotently."""
 
-    def ensure(self, network: VipNetwork) -> None: ...
+    def ensure(self, network: VipNetwork) -> str | None:
+        """Returns the bridge appliances attach to, or None for a loopback network."""
+        ...

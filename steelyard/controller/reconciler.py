@@ -97,22 +97,21 @@ class Reconciler:
         )
         return result
 
-    def _slot(self, snap: LbSnapshot, slot: int) -> ApplianceSlot:
+    def _slot(self, snap: LbSnapshot, slot: int, bridge: str | None) -> ApplianceSlot:
         net = snap.network
         return ApplianceSlot(
             name=appliance_name(snap.spec.id, slot),
             vip=VipPlacement(
                 address=snap.spec.vip_address,
                 prefixlen=ipaddress.ip_network(net.cidr).prefixlen,
-                bridge=net.bridge if net.kind == "bridge" else None,
+                bridge=bridge,
                 gateway=net.gateway_ip,
             ),
         )
 
     def _apply(self, lb_id: str, snap: LbSnapshot) -> Result:
         plane = self._plane
-        plane.networks.ensure(snap.network)
-        slot = self._slot(snap, 0)
+        slot = self._slot(snap, 0, plane.networks.ensure(snap.network))
         placed = plane.compute.ensure(slot)
         with self._sessions() as session:
             upsert_appliance(

@@ -1,0 +1,55 @@
+"""Settings of one Steelyard server process (the embedded default: API, controller and status
+observer in one process, SQLite in the state directory, one local appliance agent)."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Driver = Literal["netns", "process"]
+Auth = Literal["noauth", "keys"]
+
+DEFAULT_LISTEN = "127.0.0.1:9876"
+BRIDGE_CIDR = "198.18.0.0/24"  # netns driver: a bridge, host side at .1
+LOOPBACK_CIDR = "127.226.0.0/24"  # process driver: VIPs on loopback, no root needed
+
+
+def default_state_dir() -> Path:
+    if env := os.environ.get("STEELYARD_STATE_DIR"):
+        return Path(env)
+    if os.geteuid() == 0:
+        return Path("/var/lib/steelyard")
+    return Path.home() / ".local" / "state" / "steelyard"
+
+
+def default_driver() -> Driver:
+    return "netns" if os.geteuid() == 0 else "process"
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    state_dir: Path
+    listen: str = DEFAULT_LISTEN
+    auth: Auth = "noauth"
+    driver: Driver = "process"
+    # Prefix of every namespace, link and bridge this server makes (tests run several apart).
+    prefix: str = "sy"
+    vip_cidr: str | None = None  # default network's subnet; None = by driver
+    default_network: str = "public"
+    agent_listen: str = "127.0.0.1:0"  # port 0: a free port at start
+    workers: int = 4
+    status_interval_s: float = 1.0
+    max_connections: int = 5000
+
+    @property
+    def effective_vip_cidr(self) -> str:
+        if self.vip_cidr:
+            return self.vip_cidr
+        return BRIDGE_CIDR if self.driver == "netns" else LOOPBACK_CIDR
