@@ -1,0 +1,114 @@
+"""One HAProxy `frontend` per listener, named by the listener id."""
+
+from dataclasses import dataclass
+
+from steelyard.model.enums import ListenerProtocol
+from steelyard.model.spec import ListenerSpec, PoolSpec
+from steelyard.render import validate as v
+from steelyard.render.errors import RenderError
+from steelyard.render.haproxy_backend import INDENT, MAX_MS, pool_mode
+
+# What each supported insert_headers key adds to an HTTP frontend, in output order.
+# Frontend rules run once per request whichever backend serves it, so a pool shared by
+# listeners with different header choices still gets each listener's own headers.
+_HEADER_LINES = {
+    "X-Forwarded-For": "option forwardfor",
+    "X-Forwarded-Port": "http-request set-header X-Forwarded-Port %[dst_port]",
+    "X-Forwarded-Proto": "http-request set-header X-Forwarded-Proto http",
+}
+
+
+@dataclass(frozen=True)
+class FrontendContext:
+    """What a frontend needs from outside its listener."""
+
+    vip: v.IPAddress
+    pools: dict[str, PoolSpec]  # by pool id, already checked to be unique UUIDs
+    lb_enabled: bool
+    logging: bool
+    max_connections: int
+    default_listener_maxconn: int
+
+
+def frontend_section(listener: ListenerSpec, context: FrontendContext) -> list[str]:
+    listener_id = v.uuid(listener.id, "listener.id")
+    protocol = v.member_of(ListenerProtocol, listener.protocol, "listener.protocol")
+    port = v.port(listener.protocol_port, "listener.protocol_port")
+    enabled = v.boolean(listener.admin_state_up, "listener.admin_state_up")
+    mode = "http" if protocol is ListenerProtocol.HTTP else "tcp"
+    client_ms = v.integer(listener.timeout_client_data, "listener.timeout_client_data", 0, MAX_MS)
+    inspect_ms = v.integer(listener.timeout_tcp_inspect, "listener.timeout_tcp_inspect", 0, MAX_MS)
+    body: list[str] = []
+    if not (enabled and context.lb_enabled):
+        # Disabled listeners keep their section so that the names stay stable; the load
+        # balancer's own admin_state_up disables every listener.
+        body.append("disabled")
+    body.append(f"mode {mode}")
+    body.append(f"bind {v.host_port(context.vip, port)}")
+    body.append(f"maxconn {_maxconn(listener.connection_limit, context)}")
+    body.append(f"timeout client {client_ms}ms")
+    if inspect_ms > 0:
+        body.append(f"tcp-request inspect-delay {inspect_ms}ms")
+    if context.logging:
+        body.append("option httplog" if mode == "http" else "option tcplog")
+    body.extend(_insert_header_lines(listener.insert_headers, mode))
+    body.append(_routing_line(listener, mode, context.pools))
+    return [f"frontend {listener_id}", *(INDENT + line for line in body)]
+
+
+def _maxconn(connection_limit: object, context: FrontendContext) -> int:
+    """The frontend's maxconn; never above the global ceiling.
+
+    -1 (and 0, as Octavia treats a falsy limit) means "unlimited", i.e. the deployment's
+    per-listener default. Frontends may together promise more than the global maxconn; the
+    global limit then queues new connections, which is what keeps the process within its
+    file-descriptor budget.
+    """
+    limit = v.integer(connection_limit, "listener.connection_limit", -1, MAX_MS)
+    if limit <= 0:
+        limit = context.default_listener_maxconn
+    return min(limit, context.max_connections)
+
+
+def _insert_header_lines(headers: object, mode: str) -> list[str]:
+    if not isinstance(headers, tuple | list):
+        raise RenderError(f"listener.insert_headers must be pairs, got {v.describe(headers)}")
+    wanted: dict[str, bool] = {}
+    for pair in headers:
+        if not (isinstance(pair, tuple | list) and len(pair) == 2):
+            raise RenderError(f"listener.insert_headers holds {v.describe(pair)}, not a pair")
+        name, value = pair
+        if not isinstance(name, str) or name not in _HEADER_LINES:
+            raise RenderError(f"listener.insert_headers: unsupported header {v.describe(name)}")
+        if name in wanted:
+            raise RenderError(f"listener.insert_headers: {name} is given twice")
+        if not isinstance(value, str) or value.lower() not in ("true", "false"):
+            raise RenderError(f"listener.insert_headers: {name} must be 'true' or 'false'")
+        wanted[name] = value.lower() == "true"
+    if wanted and mode != "http":
+        # Octavia refuses insert_headers on TCP listeners; a tcp frontend cannot add headers.
+        raise RenderError("listener.insert_headers is only valid for HTTP listeners")
+    return [line for name, line in _HEADER_LINES.items() if wanted.get(name, False)]
+
+
+def _routing_line(listener: ListenerSpec, mode: str, pools: dict[str, PoolSpec]) -> str:
+    """`default_backend`, or an explicit refusal when the listener has no usable pool."""
+    pool_id = listener.default_pool_id
+    pool = None
+    if pool_id is not None:
+        pool = pools.get(v.uuid(pool_id, "listener.default_pool_id"))
+        if pool is None:
+            raise RenderError(
+                f"listener {listener.id} uses pool {pool_id}, which is not in the spec"
+            )
+        if mode == "http" and pool_mode(pool) != "http":
+            # HAProxy refuses an http frontend in front of a tcp backend.
+            raise RenderError(f"HTTP listener {listener.id} cannot use TCP pool {pool_id}")
+        # A tcp frontend in front of an http backend is fine: HAProxy upgrades the stream.
+    if pool is not None and v.boolean(pool.admin_state_up, "pool.admin_state_up"):
+        return f"default_backend {pool.id}"
+    # No pool, or a disabled one (Octavia drops default_backend for disabled pools). Answer
+    # explicitly instead of relying on HAProxy's "no backend" behaviour.
+    if mode == "http":
+        return "http-request deny deny_status 503"
+    return "tcp-request connection reject"

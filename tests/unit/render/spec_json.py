@@ -1,0 +1,108 @@
+"""Build render specs from the JSON of golden cases (tests only, not part of the package).
+
+A case file is `{"loadbalancer": {...}, "settings": {...}}`; `settings` is optional. Keys are
+the dataclass field names; unknown keys are errors so that a typo in a case cannot go unseen.
+"""
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from steelyard.model.enums import (
+    HealthMonitorType,
+    HTTPMethod,
+    LBAlgorithm,
+    ListenerProtocol,
+    PoolProtocol,
+    SessionPersistenceType,
+)
+from steelyard.model.spec import (
+    HealthMonitorSpec,
+    ListenerSpec,
+    LoadBalancerSpec,
+    MemberSpec,
+    PoolSpec,
+    RenderSettings,
+    RuntimePaths,
+    SessionPersistenceSpec,
+)
+
+# The fixed runtime paths of every golden file.
+GOLDEN_PATHS = RuntimePaths("/run/sy/a/stats.sock", "/run/sy/a/server-state", None)
+
+Converters = Mapping[str, Callable[[Any], Any]]
+
+
+def _kwargs(data: Mapping[str, Any], cls: type[Any], convert: Converters) -> dict[str, Any]:
+    names = {field.name for field in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown keys {sorted(unknown)}")
+    return {key: convert[key](value) if key in convert else value for key, value in data.items()}
+
+
+def _optional(build: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else build(value)
+
+
+def _headers(value: Mapping[str, str] | list[list[str]]) -> tuple[tuple[str, str], ...]:
+    pairs = value.items() if isinstance(value, Mapping) else value
+    return tuple((name, text) for name, text in pairs)
+
+
+def healthmonitor_from_json(data: Mapping[str, Any]) -> HealthMonitorSpec:
+    convert = {"type": HealthMonitorType, "http_method": HTTPMethod}
+    return HealthMonitorSpec(**_kwargs(data, HealthMonitorSpec, convert))
+
+
+def persistence_from_json(data: Mapping[str, Any]) -> SessionPersistenceSpec:
+    convert = {"type": SessionPersistenceType}
+    return SessionPersistenceSpec(**_kwargs(data, SessionPersistenceSpec, convert))
+
+
+def member_from_json(data: Mapping[str, Any]) -> MemberSpec:
+    return MemberSpec(**_kwargs(data, MemberSpec, {}))
+
+
+def pool_from_json(data: Mapping[str, Any]) -> PoolSpec:
+    convert: Converters = {
+        "protocol": PoolProtocol,
+        "lb_algorithm": LBAlgorithm,
+        "members": lambda items: tuple(member_from_json(item) for item in items),
+        "healthmonitor": _optional(healthmonitor_from_json),
+        "session_persistence": _optional(persistence_from_json),
+    }
+    return PoolSpec(**_kwargs(data, PoolSpec, convert))
+
+
+def listener_from_json(data: Mapping[str, Any]) -> ListenerSpec:
+    convert: Converters = {"protocol": ListenerProtocol, "insert_headers": _headers}
+    return ListenerSpec(**_kwargs(data, ListenerSpec, convert))
+
+
+def spec_from_json(data: Mapping[str, Any]) -> LoadBalancerSpec:
+    convert: Converters = {
+        "listeners": lambda items: tuple(listener_from_json(item) for item in items),
+        "pools": lambda items: tuple(pool_from_json(item) for item in items),
+    }
+    return LoadBalancerSpec(**_kwargs(data, LoadBalancerSpec, convert))
+
+
+def settings_from_json(data: Mapping[str, Any], paths: RuntimePaths) -> RenderSettings:
+    """Settings for a case; `log_socket` (a path) turns logging on."""
+    values = dict(data)
+    log_socket = values.pop("log_socket", None)
+    paths = dataclasses.replace(paths, log_socket=log_socket)
+    return RenderSettings(paths=paths, **_kwargs(values, RenderSettings, {}))
+
+
+def load_case(
+    path: Path, paths: RuntimePaths = GOLDEN_PATHS
+) -> tuple[LoadBalancerSpec, RenderSettings]:
+    data = json.loads(path.read_text())
+    unknown = set(data) - {"loadbalancer", "settings", "comment"}
+    if unknown:
+        raise ValueError(f"{path.name}: unknown keys {sorted(unknown)}")
+    return spec_from_json(data["loadbalancer"]), settings_from_json(data.get("settings", {}), paths)
