@@ -223,3 +223,22 @@ def load_snapshot(session: Session, lb_id: str) -> LbSnapshot | None:
         ),
         doomed=doomed,
     )
+
+
+def vip_network_named(session: Session, name: str) -> VipNetwork | None:
+    """A network and its first subnet, by network name (the default VIP network at start)."""
+    network = session.scalar(select(m.Network).where(m.Network.name == name))
+    if network is None:
+        return None
+    subnet = session.scalar(
+        select(m.Subnet).where(m.Subnet.network_id == network.id).order_by(m.Subnet.created_at)
+    )
+    if subnet is None:
+        return None
+    return VipNetwork(
+        network_id=network.id,
+        kind=network.kind,
+        bridge=network.bridge,
+        cidr=subnet.cidr,
+        gateway_ip=subnet.gateway_ip,
+    )

@@ -55,6 +55,9 @@ class LocalAgent:
         log.info("appliance agent started (pid %d) on %s", self._process.pid, self.url)
 
     def start(self) -> None:
+        self._state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Where operator tools on this host find the agent (its port may be chosen at start).
+        (self._state_dir / "url").write_text(self.url + "\n")
         self._spawn()
         self._watch.start()
 

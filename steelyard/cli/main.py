@@ -1,0 +1,101 @@
+"""The `steelyard` command."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from steelyard.server.settings import (
+    DEFAULT_LISTEN,
+    Auth,
+    Driver,
+    ServerSettings,
+    default_driver,
+    default_state_dir,
+)
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Steelyard load balancers.")
+keys_app = typer.Typer(no_args_is_help=True, help="Built-in API keys (local admin commands).")
+app.add_typer(keys_app, name="keys")
+console = Console()
+
+StateDir = Annotated[
+    Path | None, typer.Option("--state-dir", help="database, PKI and appliance files")
+]
+Url = Annotated[str, typer.Option("--url", envvar="STEELYARD_URL", help="Steelyard API")]
+
+
+@app.command()
+def serve(
+    listen: Annotated[str, typer.Option(help="API address HOST:PORT")] = DEFAULT_LISTEN,
+    state_dir: StateDir = None,
+    auth: Annotated[Auth, typer.Option(help="noauth (development) or keys")] = "noauth",
+    driver: Annotated[
+        Driver | None, typer.Option(help="netns (root) or process; default by privilege")
+    ] = None,
+    prefix: Annotated[str, typer.Option(help="prefix of namespaces and links")] = "sy",
+    vip_cidr: Annotated[str | None, typer.Option(help="default VIP subnet")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 4,
+) -> None:
+    """Run the server in the foreground: API, reconciler, status observer, local agent."""
+    from steelyard.server.run import serve as run_server
+
+    run_server(
+        ServerSettings(
+            state_dir=state_dir or default_state_dir(),
+            listen=listen,
+            auth=auth,
+            driver=driver or default_driver(),
+            prefix=prefix,
+            vip_cidr=vip_cidr,
+            workers=workers,
+        )
+    )
+
+
+@app.command()
+def demo(
+    url: Url = "http://127.0.0.1:9876",
+    requests: Annotated[int, typer.Option(min=1, max=1000)] = 9,
+    project: Annotated[str, typer.Option(help="project (noauth)")] = "demo",
+    token: Annotated[str | None, typer.Option(envvar="STEELYARD_TOKEN")] = None,
+) -> None:
+    """Create a load balancer in front of three local backends, send traffic, clean up."""
+    from steelyard.cli.api_client import SteelyardApi
+    from steelyard.cli.demo import run_demo
+
+    api = SteelyardApi(url, token=token, project=project)
+    try:
+        run_demo(api, requests, console)
+    finally:
+        api.close()
+
+
+@keys_app.command("create")
+def keys_create(
+    project: Annotated[str, typer.Option(help="project the key acts for")],
+    role: Annotated[str, typer.Option(help="reader, member or admin")] = "member",
+    description: Annotated[str, typer.Option()] = "",
+    state_dir: StateDir = None,
+) -> None:
+    """Create an API key and print it once (only a hash is stored)."""
+    from steelyard.server.admin import create_key
+
+    if role not in ("reader", "member", "admin"):
+        raise typer.BadParameter("role must be reader, member or admin")
+    key = create_key(state_dir or default_state_dir(), project, role, description)
+    typer.echo(key)
+
+
+@app.command()
+def cleanup(
+    state_dir: StateDir = None,
+    prefix: Annotated[str, typer.Option(help="prefix of namespaces and links")] = "sy",
+) -> None:
+    """Stop every HAProxy of this state directory and remove the prefix's namespaces and links
+    (after a crash, or to tear a test or demo host down)."""
+    from steelyard.server.admin import cleanup_host
+
+    for line in cleanup_host(state_dir or default_state_dir(), prefix):
+        typer.echo(line)

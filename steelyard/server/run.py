@@ -1,0 +1,160 @@
+"""The embedded server: API, reconciler and status observer in one process, one local agent.
+
+This is the composition root: the one place that picks the drivers and wires the layers.
+"""
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import uvicorn
+from sqlalchemy.orm import Session, sessionmaker
+
+from steelyard.agent.client import AgentClient
+from steelyard.agent.pki import client_ssl_context, ensure_pki
+from steelyard.api.app import create_app
+from steelyard.api.settings import ApiSettings
+from steelyard.compute.base import ComputeDriver
+from steelyard.compute.netns import NetnsDriver
+from steelyard.compute.process import ProcessDriver
+from steelyard.controller.observer import StatusObserver
+from steelyard.controller.reconciler import DataPlane, Reconciler
+from steelyard.controller.workers import ControllerWorkers
+from steelyard.db.engine import make_engine, make_sessionmaker, sqlite_url
+from steelyard.db.leases import new_owner_id
+from steelyard.db.migrate import upgrade
+from steelyard.db.networks import ensure_default_network
+from steelyard.db.snapshot import vip_network_named
+from steelyard.model.spec import RenderSettings, RuntimePaths
+from steelyard.network.names import NameScheme
+from steelyard.server.local_agent import LocalAgent
+from steelyard.server.settings import ServerSettings, parse_hostport
+from steelyard.server.vip_networks import HostVipNetworks
+
+log = logging.getLogger("steelyard")
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as the database stores it."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _wait_for_agent(agent: AgentClient, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            agent.info()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@dataclass
+class Running:
+    sessions: sessionmaker[Session]
+    agent_process: LocalAgent
+    agent: AgentClient
+    workers: ControllerWorkers
+    observer: StatusObserver
+
+    def stop(self) -> None:
+        self.observer.stop()
+        self.workers.stop()
+        self.agent.close()
+        self.agent_process.stop()
+
+
+def _compute(settings: ServerSettings) -> ComputeDriver:
+    if settings.driver == "netns":
+        return NetnsDriver(settings.prefix)
+    return ProcessDriver()
+
+
+def start_control_plane(settings: ServerSettings) -> Running:
+    state = settings.state_dir
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(sqlite_url(state))
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        ensure_default_network(
+            session,
+            name=settings.default_network,
+            cidr=settings.effective_vip_cidr,
+            kind="bridge" if settings.driver == "netns" else "loopback",
+            bridge=None,
+        )
+        session.commit()
+        default_network = vip_network_named(session, settings.default_network)
+    networks = HostVipNetworks(NameScheme(settings.prefix))
+    if default_network is not None:
+        # Up from the start, so host processes can bind the gateway address as members.
+        networks.ensure(default_network)
+
+    pki = ensure_pki(state / "pki")
+    agent_host, agent_port = parse_hostport(settings.agent_listen)
+    agent_process = LocalAgent(agent_host, agent_port, state / "agent", state / "pki")
+    agent_process.start()
+    agent = AgentClient(agent_process.url, client_ssl_context(pki))
+    _wait_for_agent(agent)
+
+    def render_settings(paths: RuntimePaths) -> RenderSettings:
+        return RenderSettings(
+            paths=paths,
+            max_connections=settings.max_connections,
+            default_listener_maxconn=settings.max_connections,
+        )
+
+    plane = DataPlane(
+        compute=_compute(settings),
+        networks=networks,
+        agent=agent,
+        host=socket.gethostname(),
+        render_settings=render_settings,
+    )
+    reconciler = Reconciler(sessions, plane, utcnow)
+    workers = ControllerWorkers(
+        sessions, reconciler, new_owner_id(), utcnow, workers=settings.workers
+    )
+    workers.start()
+    observer = StatusObserver(
+        sessions, agent, utcnow, on_resync=workers.kick, interval_s=settings.status_interval_s
+    )
+    observer.start()
+    return Running(sessions, agent_process, agent, workers, observer)
+
+
+def serve(settings: ServerSettings) -> None:
+    logging.basicConfig(
+        level=os.environ.get("STEELYARD_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    running = start_control_plane(settings)
+    host, port = parse_hostport(settings.listen)
+    app = create_app(
+        ApiSettings(auth=settings.auth, default_network=settings.default_network),
+        running.sessions,
+        running.workers.kick,
+    )
+    if settings.auth == "noauth":
+        log.warning(
+            "auth is 'noauth': anyone who reaches %s acts as any project. DEVELOPMENT ONLY; "
+            "use --auth keys with `steelyard keys create` for anything else.",
+            settings.listen,
+        )
+    url = f"http://{host}:{port}"
+    print(
+        f"Steelyard API on {url} (driver {settings.driver}, state in {settings.state_dir})\n"
+        f"  try:  curl {url}/v2/lbaas/loadbalancers -H 'X-Project-Id: demo'\n"
+        f"  demo: steelyard demo --url {url}   (or: make demo)",
+        flush=True,
+    )
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        running.stop()
