@@ -13,9 +13,7 @@ def lb_body(backends: list[NamedBackend], host: str, **pool: Any) -> dict[str, A
     default_pool: dict[str, Any] = {
         "protocol": "HTTP",
         "lb_algorithm": "ROUND_ROBIN",
-        "members": [
-            {"name": b.name, "address": host, "protocol_port": b.port} for b in backends
-        ],
+        "members": [{"name": b.name, "address": host, "protocol_port": b.port} for b in backends],
         **pool,
     }
     return {
