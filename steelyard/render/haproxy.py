@@ -8,8 +8,8 @@ Layout and naming contract (other modules depend on it):
 - Pools used by no listener are still rendered, so that their members are health-checked.
 
 Every value is checked against an allow-list (`validate`) and rejected with `RenderError` when it
-does not fit; the finished text is checked once more for characters that HAProxy's parser treats
-specially, as a second line of defence against a missed check.
+does not fit; every line is checked once more before joining (`_check_lines`), as a second line
+of defence against a missed check.
 """
 
 import re
@@ -23,7 +23,13 @@ from steelyard.model.spec import (
 )
 from steelyard.render import validate as v
 from steelyard.render.errors import RenderError
-from steelyard.render.haproxy_backend import INDENT, MAX_SECONDS, BackendTimeouts, backend_section
+from steelyard.render.haproxy_backend import (
+    INDENT,
+    MAX_MS,
+    MAX_SECONDS,
+    BackendTimeouts,
+    backend_section,
+)
 from steelyard.render.haproxy_frontend import FrontendContext, frontend_section
 
 __all__ = ["render_haproxy"]
@@ -63,10 +69,9 @@ def render_haproxy(spec: LoadBalancerSpec, settings: RenderSettings) -> str:
     sections.extend(
         backend_section(pool, backend_timeouts(pool.id, listeners), vip.version) for pool in pools
     )
+    _check_lines(sections)
     header = f"# haproxy.cfg for load balancer {lb_id}, rendered by steelyard; do not edit"
-    text = header + "\n" + "\n\n".join("\n".join(section) for section in sections) + "\n"
-    _check_output(text)
-    return text
+    return header + "\n" + "\n\n".join("\n".join(section) for section in sections) + "\n"
 
 
 def backend_timeouts(pool_id: str, listeners: list[ListenerSpec]) -> BackendTimeouts:
@@ -87,7 +92,7 @@ def backend_timeouts(pool_id: str, listeners: list[ListenerSpec]) -> BackendTime
 
 
 def _ms(value: object, field: str) -> int:
-    return v.integer(value, field, 0, 2**31 - 1)
+    return v.integer(value, field, 0, MAX_MS)
 
 
 def _listeners(listeners: object) -> list[ListenerSpec]:
@@ -183,8 +188,15 @@ def _defaults_section(logging: bool) -> list[str]:
     return ["defaults", *(INDENT + line for line in body)]
 
 
-def _check_output(text: str) -> None:
-    lines = text.split("\n")
-    for number, line in enumerate(lines[1:], start=2):  # line 1 is our own comment
-        if not _SAFE_LINE.fullmatch(line):
-            raise RenderError(f"rendered line {number} holds a character outside the allow-list")
+def _check_lines(sections: list[list[str]]) -> None:
+    """Second line of defence: each line, before joining, is one line of literal characters.
+
+    Checked before the lines are joined, so that a newline smuggled past a validator is caught
+    as what it is rather than read as two harmless-looking lines.
+    """
+    for section in sections:
+        for line in section:
+            if not _SAFE_LINE.fullmatch(line):
+                raise RenderError(
+                    f"rendered line {v.describe(line)} holds a character outside the allow-list"
+                )
