@@ -1,0 +1,15 @@
+"""Helpers shared by tests: networks, backends, namespaced backends (no pytest inside).
+
+- `VipNetwork(prefix, cidr)`: a bridge with the subnet's gateway on the host (root).
+- `HttpBackend(name, host, port)`: an HTTP/1.1 backend in this process's threads.
+- `BackendNamespace(prefix, name, bridge=..., address=..., prefixlen=...)` or
+  `BackendNamespace.on(network, name, address)`: the same backend as a process in its own
+  namespace on a bridge (root).
+Each is a context manager, and a finalizer removes what it made if a test forgets or fails.
+"""
+
+from tests.support.backends import BackendNamespace
+from tests.support.http_backend import HttpBackend
+from tests.support.network import VipNetwork
+
+__all__ = ["BackendNamespace", "HttpBackend", "VipNetwork"]
