@@ -5,11 +5,13 @@
 - `BackendNamespace(prefix, name, bridge=..., address=..., prefixlen=...)` or
   `BackendNamespace.on(network, name, address)`: the same backend as a process in its own
   namespace on a bridge (root).
+- `http_get(host, port, path, netns=None)`: one request, from the host or from a namespace.
 Each is a context manager, and a finalizer removes what it made if a test forgets or fails.
 """
 
 from tests.support.backends import BackendNamespace
+from tests.support.client import Response, http_get
 from tests.support.http_backend import HttpBackend
 from tests.support.network import VipNetwork
 
-__all__ = ["BackendNamespace", "HttpBackend", "VipNetwork"]
+__all__ = ["BackendNamespace", "HttpBackend", "Response", "VipNetwork", "http_get"]
