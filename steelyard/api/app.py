@@ -1,0 +1,30 @@
+"""The tenant API application (Octavia v2 compatible, plus Steelyard's network extension)."""
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from steelyard.api.deps import Deps
+from steelyard.api.errors import RequestIdMiddleware, install_error_handlers
+from steelyard.api.settings import ApiSettings
+from steelyard.api.v2 import router as v2_router
+from steelyard.api.versions import router as versions_router
+
+
+def create_app(
+    settings: ApiSettings,
+    sessions: sessionmaker[Session],
+    notify: Callable[[str], None],
+) -> FastAPI:
+    """`notify(lb_id)` is called after every committed write that bumped that load balancer's
+    desired_generation."""
+    app = FastAPI(title="Steelyard", version="2.0", redirect_slashes=False)
+    app.state.deps = Deps(settings, sessions, notify)
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(versions_router)
+    # openstacksdk uses /v2/lbaas/..., the openstack CLI /v2.0/lbaas/...
+    app.include_router(v2_router, prefix="/v2")
+    app.include_router(v2_router, prefix="/v2.0", include_in_schema=False)
+    return app

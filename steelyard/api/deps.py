@@ -1,0 +1,102 @@
+"""What every endpoint shares: the app's dependencies, the caller's context, request bodies,
+and running a read or a write (one transaction, then wake the reconciler)."""
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+
+from steelyard.api.auth import Context, authenticate
+from steelyard.api.settings import ApiSettings
+from steelyard.db.access import Written
+from steelyard.model.faults import BadRequest
+from steelyard.model.fields import describe
+
+log = logging.getLogger("steelyard.api")
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+MAX_BODY = 1024 * 1024  # a fully populated load balancer is far smaller
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: ApiSettings
+    sessions: sessionmaker[Session]
+    notify: Callable[[str], None]
+
+    def read(self, fn: Callable[[Session], T]) -> T:
+        with self.sessions() as session:
+            return fn(session)
+
+    def write(self, fn: Callable[[Session], Written[T]]) -> T:
+        """Run `fn` in one transaction; after the commit, wake the reconciler."""
+        with self.sessions.begin() as session:
+            written = fn(session)
+        try:
+            self.notify(written.loadbalancer_id)
+        except Exception:  # the write is committed; the reconciler also polls
+            log.exception("notify(%s) failed", written.loadbalancer_id)
+        return written.result
+
+
+def _deps(request: Request) -> Deps:
+    deps: Deps = request.app.state.deps
+    return deps
+
+
+def _context(request: Request) -> Context:
+    deps = _deps(request)
+    return authenticate(request, deps.settings, deps.sessions)
+
+
+def _writer(ctx: Annotated[Context, Depends(_context)]) -> Context:
+    ctx.require_writer()
+    return ctx
+
+
+AppDeps = Annotated[Deps, Depends(_deps)]
+Reader = Annotated[Context, Depends(_context)]
+Writer = Annotated[Context, Depends(_writer)]
+
+
+def body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
+    """A dependency that reads the request body as `model`: strict JSON types, no unknown
+    attributes; invalid or empty JSON is a 400 like any other validation error."""
+
+    async def parse(request: Request) -> M:
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            raise BadRequest("Request body too large.")
+        try:
+            return model.model_validate_json(raw, strict=True)
+        except ValidationError as exc:
+            raise BadRequest(describe(exc)) from None
+
+    return parse
+
+
+def select_fields(item: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
+    if not fields:
+        return item
+    return {name: value for name, value in item.items() if name in fields}
+
+
+def requested_fields(request: Request) -> list[str] | None:
+    """`fields=id&fields=name` (or `fields=id,name`): only these attributes in the response."""
+    names = [n.strip() for v in request.query_params.getlist("fields") for n in v.split(",")]
+    return [name for name in names if name] or None
+
+
+def one(request: Request, key: str, item: BaseModel, status: int = 200) -> JSONResponse:
+    dumped = select_fields(item.model_dump(mode="json"), requested_fields(request))
+    return JSONResponse({key: dumped}, status_code=status)
+
+
+def no_content() -> Response:
+    return Response(status_code=204)

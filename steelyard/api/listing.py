@@ -1,0 +1,124 @@
+"""List requests: Octavia's query parameters in, `<resource>_links` out."""
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from steelyard.api.deps import requested_fields, select_fields
+from steelyard.api.settings import ApiSettings
+from steelyard.model.faults import BadRequest, echo
+from steelyard.model.listing import Direction, ListQuery
+
+CONTROL = ("limit", "marker", "page_reverse", "sort", "sort_key", "sort_dir", "fields")
+
+
+def _direction(text: str) -> Direction:
+    value = text.strip().lower()
+    if value == "asc":
+        return "asc"
+    if value == "desc":
+        return "desc"
+    raise BadRequest(f"Supplied sort direction '{echo(text)}' is not valid.")
+
+
+def _sort(request: Request) -> tuple[tuple[str, Direction], ...]:
+    params = request.query_params
+    keys: list[tuple[str, Direction]] = []
+    for value in params.getlist("sort"):
+        for item in value.split(","):
+            name, _, direction = item.partition(":")
+            keys.append((name.strip(), _direction(direction or "asc")))
+    names = [n for v in params.getlist("sort_key") for n in v.split(",")]
+    directions = [d for v in params.getlist("sort_dir") for d in v.split(",")]
+    if len(directions) > len(names):
+        raise BadRequest("The number of sort_dir and sort_key parameters differ.")
+    directions += ["asc"] * (len(names) - len(directions))
+    keys += [
+        (name.strip(), _direction(direction))
+        for name, direction in zip(names, directions, strict=True)
+    ]
+    return tuple(keys)
+
+
+def _limit(request: Request, settings: ApiSettings) -> int:
+    text = request.query_params.get("limit")
+    if text is None:
+        return settings.pagination_max_limit
+    try:
+        limit = int(text)
+    except ValueError:
+        raise BadRequest(f"Supplied pagination limit '{echo(text)}' is not valid.") from None
+    if limit < 1:
+        return settings.pagination_max_limit
+    return min(limit, settings.pagination_max_limit)
+
+
+def _flag(text: str | None, name: str) -> bool:
+    if text is None or text.lower() in ("false", "0", "no", ""):
+        return False
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    raise BadRequest(f"Invalid value {echo(text)} for {name}.")
+
+
+def list_query(
+    request: Request, settings: ApiSettings, path_params: Sequence[str] = ()
+) -> ListQuery:
+    filters: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        if name not in CONTROL and name not in path_params:
+            filters.setdefault(name, []).append(value)
+    return ListQuery(
+        limit=_limit(request, settings),
+        marker=request.query_params.get("marker"),
+        page_reverse=_flag(request.query_params.get("page_reverse"), "page_reverse"),
+        sort=_sort(request),
+        filters=tuple((name, tuple(values)) for name, values in filters.items()),
+    )
+
+
+def flag(request: Request, name: str) -> bool:
+    return _flag(request.query_params.get(name), name)
+
+
+def _links(
+    request: Request, settings: ApiSettings, query: ListQuery, ids: list[str]
+) -> list[dict[str, str]]:
+    if not ids:
+        return []
+    base = (settings.public_url or str(request.base_url)).rstrip("/") + request.url.path
+    kept = [
+        (name, value)
+        for name, value in request.query_params.multi_items()
+        if name not in ("limit", "marker", "page_reverse")
+    ]
+    kept.append(("limit", str(query.limit)))
+    full = len(ids) >= query.limit
+    more_after = query.marker is not None if query.page_reverse else full
+    more_before = full if query.page_reverse else query.marker is not None
+    links = []
+    if more_after:
+        links.append({"href": f"{base}?{urlencode([*kept, ('marker', ids[-1])])}", "rel": "next"})
+    if more_before:
+        params = [*kept, ("marker", ids[0]), ("page_reverse", "True")]
+        links.append({"href": f"{base}?{urlencode(params)}", "rel": "previous"})
+    return links
+
+
+def page(
+    request: Request,
+    settings: ApiSettings,
+    key: str,
+    items: Sequence[BaseModel],
+    query: ListQuery,
+) -> JSONResponse:
+    fields = requested_fields(request)
+    dumped: list[dict[str, Any]] = [
+        select_fields(item.model_dump(mode="json"), fields) for item in items
+    ]
+    ids = [str(getattr(item, "id", "")) for item in items]
+    return JSONResponse({key: dumped, f"{key}_links": _links(request, settings, query, ids)})

@@ -1,0 +1,128 @@
+"""Shared rules of every tenant write: project scoping, the parent load balancer's lock,
+generation bump and Octavia's provisioning statuses (DESIGN principles 1 and 2).
+
+A write never waits for a PENDING_* load balancer: it changes the rows, bumps
+`desired_generation` and leaves the rest to the reconciler. Only a load balancer being deleted
+refuses writes (409). Deleted children stay as PENDING_DELETE rows until the reconciler has
+removed them from the data plane.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import Session
+
+from steelyard.db import models as m
+from steelyard.model.enums import ProvisioningStatus
+from steelyard.model.faults import Immutable, NotFound, ValidationFailure
+
+T = TypeVar("T")
+R = TypeVar("R", bound=m.Provisioned)
+
+PENDING_CREATE = ProvisioningStatus.PENDING_CREATE.value
+PENDING_UPDATE = ProvisioningStatus.PENDING_UPDATE.value
+PENDING_DELETE = ProvisioningStatus.PENDING_DELETE.value
+
+RESOURCE_NAMES: dict[type[m.Provisioned], str] = {
+    m.LoadBalancer: "Load Balancer",
+    m.Listener: "Listener",
+    m.Pool: "Pool",
+    m.Member: "Member",
+    m.HealthMonitor: "Health Monitor",
+}
+
+
+@dataclass(frozen=True)
+class Written(Generic[T]):
+    """What a write returns: the response body and the load balancer whose generation it
+    bumped (the caller wakes the reconciler for it after the commit)."""
+
+    result: T
+    loadbalancer_id: str
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as the database stores it."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def scoped(table: type[R], scope: str | None) -> list[ColumnElement[bool]]:
+    """WHERE clauses that hide other projects' rows (`scope` None: an admin sees all)."""
+    return [] if scope is None else [table.project_id == scope]
+
+
+def get_visible(session: Session, table: type[R], ident: str, scope: str | None) -> R:
+    """The row, or 404 for unknown IDs and other projects' IDs alike (never 403)."""
+    row = session.scalar(select(table).where(table.id == ident, *scoped(table, scope)))
+    if row is None:
+        raise NotFound(RESOURCE_NAMES[table], ident)
+    return row
+
+
+def touch_loadbalancer(session: Session, lb_id: str, now: datetime) -> m.LoadBalancer:
+    """Lock the parent load balancer and record that its desired state changed."""
+    lb = session.scalar(select(m.LoadBalancer).where(m.LoadBalancer.id == lb_id).with_for_update())
+    if lb is None:
+        raise NotFound("Load Balancer", lb_id)
+    if lb.deleting:
+        raise Immutable("Load Balancer", lb_id)
+    status = lb.provisioning_status
+    session.execute(
+        update(m.LoadBalancer)
+        .where(m.LoadBalancer.id == lb_id)
+        .values(
+            desired_generation=m.LoadBalancer.desired_generation + 1,
+            provisioning_status=status if status == PENDING_CREATE else PENDING_UPDATE,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    return lb
+
+
+def require_live(row: m.Provisioned) -> None:
+    """A child already marked PENDING_DELETE cannot be changed (it is going away)."""
+    if row.provisioning_status == PENDING_DELETE:
+        raise Immutable(RESOURCE_NAMES[type(row)], row.id)
+
+
+def mark_updated(row: m.Provisioned, now: datetime) -> None:
+    if row.provisioning_status != PENDING_CREATE:
+        row.provisioning_status = PENDING_UPDATE
+    row.updated_at = now
+
+
+def mark_deleted(row: m.Provisioned, now: datetime) -> None:
+    row.provisioning_status = PENDING_DELETE
+    row.updated_at = now
+
+
+REQUIRED = object()  # in update defaults: the attribute may be changed but not reset with null
+
+
+def apply_update(row: m.Base, body: BaseModel, defaults: Mapping[str, Any]) -> None:
+    """PUT semantics: set the attributes the client sent; null resets one to its default."""
+    for name in body.model_fields_set & defaults.keys():
+        value = getattr(body, name)
+        if value is None:
+            value = defaults[name]
+            if value is REQUIRED:
+                raise ValidationFailure(f"{name} may not be null.")
+        if isinstance(value, Enum):
+            value = value.value
+        elif isinstance(value, list | dict):
+            value = value.copy()
+        setattr(row, name, value)
+
+
+COMMON_DEFAULTS: dict[str, Any] = {
+    "name": "",
+    "description": "",
+    "admin_state_up": REQUIRED,
+    "tags": [],
+}

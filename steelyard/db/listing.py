@@ -1,0 +1,127 @@
+"""Filtering, sorting and keyset pagination of list requests, in SQL.
+
+Pagination follows Octavia: the marker is the ID of the last item of the previous page (the
+first, with page_reverse); the sort keys get `created_at` and `id` appended so that the order
+is total, and the page continues after the marker in that order.
+"""
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Float,
+    Integer,
+    and_,
+    asc,
+    desc,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from steelyard.db import models as m
+from steelyard.model.faults import BadRequest, echo
+from steelyard.model.listing import ListQuery
+
+R = TypeVar("R", bound=m.Provisioned)
+
+DEFAULT_SORT = ("created_at", "id")
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _column(table: type[R], name: str) -> InstrumentedAttribute[Any]:
+    column: InstrumentedAttribute[Any] = getattr(table, name)
+    return column
+
+
+def _value(column: InstrumentedAttribute[Any], name: str, raw: str) -> Any:
+    kind = column.type
+    try:
+        if isinstance(kind, Boolean):
+            if raw.lower() in _TRUE + _FALSE:
+                return raw.lower() in _TRUE
+            raise ValueError(raw)
+        if isinstance(kind, Integer):
+            return int(raw)
+        if isinstance(kind, Float):
+            return float(raw)
+    except ValueError:
+        raise BadRequest(f"Invalid value {echo(raw)} for filter {name}.") from None
+    return raw
+
+
+def _sort_expression(table: type[R], column: InstrumentedAttribute[Any]) -> ColumnElement[Any]:
+    """NULLs sort as a neutral value, so that keyset comparisons stay total."""
+    if not column.expression.nullable:
+        return column.expression
+    if isinstance(column.type, DateTime):
+        return func.coalesce(column, table.created_at)
+    if isinstance(column.type, Integer | Float | Boolean):
+        return func.coalesce(column, literal(-1))
+    return func.coalesce(column, literal(""))
+
+
+def _sort_keys(query: ListQuery, allowed: Sequence[str]) -> list[tuple[str, bool]]:
+    """(attribute, descending) pairs, default keys appended."""
+    keys: list[tuple[str, bool]] = []
+    for name, direction in query.sort:
+        if name not in allowed or name in (key for key, _ in keys):
+            raise BadRequest(f"Supplied sort key '{echo(name)}' is not valid.")
+        keys.append((name, direction == "desc"))
+    keys += [(name, False) for name in DEFAULT_SORT if name not in (key for key, _ in keys)]
+    return keys
+
+
+def list_page(
+    session: Session,
+    table: type[R],
+    query: ListQuery,
+    attributes: Sequence[str],
+    where: Sequence[ColumnElement[bool]] = (),
+) -> list[R]:
+    """One page of `table` rows matching `where` and the query's filters.
+
+    `attributes` are the API attributes that may be filtered and sorted on; each is a column
+    of the same name.
+    """
+    clauses = list(where)
+    for name, values in query.filters:
+        if name not in attributes:
+            raise BadRequest("One or more arguments are either duplicate or invalid.")
+        column = _column(table, name)
+        parsed = [_value(column, name, raw) for raw in values]
+        clauses.append(column == parsed[0] if len(parsed) == 1 else column.in_(parsed))
+
+    keys = _sort_keys(query, (*attributes, *DEFAULT_SORT))
+    expressions = [_sort_expression(table, _column(table, name)) for name, _ in keys]
+    # page_reverse walks backwards from the marker: flip every direction, then the page
+    descending = [is_desc != query.page_reverse for _, is_desc in keys]
+
+    if query.marker is not None:
+        marker = session.execute(
+            select(*expressions).where(table.id == query.marker, *where)
+        ).one_or_none()
+        if marker is None:
+            raise BadRequest(f"Supplied pagination marker '{echo(query.marker)}' is not valid.")
+        after = []
+        for i, expression in enumerate(expressions):
+            equal = [expressions[j] == marker[j] for j in range(i)]
+            beyond = expression < marker[i] if descending[i] else expression > marker[i]
+            after.append(and_(*equal, beyond))
+        clauses.append(or_(*after))
+
+    order = [
+        desc(expression) if is_desc else asc(expression)
+        for expression, is_desc in zip(expressions, descending, strict=True)
+    ]
+    statement = select(table).where(*clauses).order_by(*order).limit(query.limit)
+    rows = list(session.scalars(statement))
+    if query.page_reverse:
+        rows.reverse()
+    return rows

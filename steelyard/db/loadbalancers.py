@@ -1,0 +1,151 @@
+"""Load balancers: list, show, create (also fully populated), update, delete (cascade)."""
+
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from steelyard.db import models as m
+from steelyard.db import views
+from steelyard.db.access import (
+    COMMON_DEFAULTS,
+    PENDING_CREATE,
+    PENDING_DELETE,
+    Written,
+    apply_update,
+    get_visible,
+    scoped,
+    touch_loadbalancer,
+    utcnow,
+)
+from steelyard.db.listing import list_page
+from steelyard.db.tree import OFFLINE, add_tree
+from steelyard.db.vip import add_with_vip, choose_subnet
+from steelyard.model.faults import BadRequest, ValidationFailure
+from steelyard.model.listing import ListQuery
+from steelyard.model.loadbalancer import (
+    PROVIDER,
+    LoadBalancerCreate,
+    LoadBalancerFull,
+    LoadBalancerOut,
+    LoadBalancerUpdate,
+)
+
+ATTRIBUTES = (
+    "id",
+    "name",
+    "description",
+    "provisioning_status",
+    "operating_status",
+    "admin_state_up",
+    "project_id",
+    "vip_address",
+    "vip_port_id",
+    "vip_subnet_id",
+    "vip_network_id",
+    "provider",
+    "flavor_id",
+    "availability_zone",
+    "created_at",
+    "updated_at",
+)
+
+
+def list_loadbalancers(
+    session: Session, scope: str | None, query: ListQuery
+) -> list[LoadBalancerOut]:
+    T = m.LoadBalancer
+    return views.loadbalancers(session, list_page(session, T, query, ATTRIBUTES, scoped(T, scope)))
+
+
+def get_loadbalancer(session: Session, scope: str | None, ident: str) -> LoadBalancerOut:
+    return views.loadbalancers(session, [get_visible(session, m.LoadBalancer, ident, scope)])[0]
+
+
+def create_loadbalancer(
+    session: Session, body: LoadBalancerCreate, project_id: str, default_network: str
+) -> Written[LoadBalancerOut | LoadBalancerFull]:
+    if body.flavor_id is not None:
+        raise BadRequest(f"Flavor {body.flavor_id} not found.")
+    if body.availability_zone is not None:
+        raise BadRequest(f"Availability Zone {body.availability_zone} not found.")
+    subnet = choose_subnet(
+        session,
+        project_id,
+        body.vip_subnet_id,
+        body.vip_network_id,
+        body.vip_address,
+        default_network,
+    )
+    now = utcnow()
+    lb = m.LoadBalancer(
+        id=str(uuid.uuid4()),
+        project_id=project_id,
+        name=body.name or "",
+        description=body.description or "",
+        admin_state_up=body.admin_state_up,
+        provisioning_status=PENDING_CREATE,
+        operating_status=OFFLINE,
+        tags=list(body.tags),
+        vip_port_id=str(uuid.uuid4()),
+        provider=body.provider or PROVIDER,
+        created_at=now,
+        desired_generation=1,
+        applied_generation=0,
+        deleting=False,
+    )
+    add_with_vip(session, lb, subnet, body.vip_address)
+    add_tree(session, lb, body.listeners, body.pools, now)
+    session.flush()
+    result: LoadBalancerOut | LoadBalancerFull
+    if body.fully_populated:
+        result = views.loadbalancer_full(session, lb)
+    else:
+        result = views.loadbalancers(session, [lb])[0]
+    return Written(result, lb.id)
+
+
+def update_loadbalancer(
+    session: Session, scope: str | None, ident: str, body: LoadBalancerUpdate
+) -> Written[LoadBalancerOut]:
+    lb = get_visible(session, m.LoadBalancer, ident, scope)
+    touch_loadbalancer(session, lb.id, utcnow())
+    apply_update(lb, body, COMMON_DEFAULTS)
+    session.flush()
+    return Written(views.loadbalancers(session, [lb])[0], lb.id)
+
+
+def _live(session: Session, table: type[m.Listener] | type[m.Pool], lb_id: str) -> bool:
+    query = select(table.id).where(
+        table.loadbalancer_id == lb_id, table.provisioning_status != PENDING_DELETE
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def delete_loadbalancer(
+    session: Session, scope: str | None, ident: str, cascade: bool
+) -> Written[None]:
+    """Mark the load balancer and (cascade) its children PENDING_DELETE; the reconciler tears
+    down the data plane and then removes the rows."""
+    lb = get_visible(session, m.LoadBalancer, ident, scope)
+    now = utcnow()
+    touch_loadbalancer(session, lb.id, now)  # 409 if already being deleted
+    if not cascade and (_live(session, m.Listener, lb.id) or _live(session, m.Pool, lb.id)):
+        raise ValidationFailure(f"Cannot delete Load Balancer {lb.id} - it has children")
+    lb.deleting = True
+    lb.provisioning_status = PENDING_DELETE
+    pool_ids = select(m.Pool.id).where(m.Pool.loadbalancer_id == lb.id).scalar_subquery()
+    doomed = {"provisioning_status": PENDING_DELETE, "updated_at": now}
+    for table, parent in (
+        (m.Member, m.Member.pool_id.in_(pool_ids)),
+        (m.HealthMonitor, m.HealthMonitor.pool_id.in_(pool_ids)),
+        (m.Listener, m.Listener.loadbalancer_id == lb.id),
+        (m.Pool, m.Pool.loadbalancer_id == lb.id),
+    ):
+        session.execute(
+            update(table)
+            .where(parent, table.provisioning_status != PENDING_DELETE)
+            .values(doomed)
+            .execution_options(synchronize_session=False)
+        )
+    return Written(None, lb.id)

@@ -1,0 +1,108 @@
+"""The status tree of a load balancer and its summed statistics."""
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from steelyard.db import models as m
+from steelyard.db.access import get_visible
+from steelyard.model.enums import HealthMonitorType, OperatingStatus, ProvisioningStatus
+from steelyard.model.status import (
+    HealthMonitorStatus,
+    ListenerStatus,
+    LoadBalancerStatus,
+    MemberStatus,
+    PoolStatus,
+    Stats,
+)
+
+
+def _pool_status(pool: m.Pool, members: list[m.Member], hm: m.HealthMonitor | None) -> PoolStatus:
+    return PoolStatus(
+        id=pool.id,
+        name=pool.name,
+        provisioning_status=ProvisioningStatus(pool.provisioning_status),
+        operating_status=OperatingStatus(pool.operating_status),
+        healthmonitor=HealthMonitorStatus(
+            id=hm.id,
+            name=hm.name,
+            type=HealthMonitorType(hm.type),
+            provisioning_status=ProvisioningStatus(hm.provisioning_status),
+        )
+        if hm
+        else None,
+        members=[
+            MemberStatus(
+                id=member.id,
+                name=member.name,
+                provisioning_status=ProvisioningStatus(member.provisioning_status),
+                operating_status=OperatingStatus(member.operating_status),
+                address=member.address,
+                protocol_port=member.protocol_port,
+            )
+            for member in members
+            if member.pool_id == pool.id
+        ],
+    )
+
+
+def status_tree(session: Session, scope: str | None, ident: str) -> LoadBalancerStatus:
+    lb = get_visible(session, m.LoadBalancer, ident, scope)
+    listeners = session.scalars(
+        select(m.Listener)
+        .where(m.Listener.loadbalancer_id == lb.id)
+        .order_by(m.Listener.created_at, m.Listener.id)
+    ).all()
+    pools = session.scalars(
+        select(m.Pool).where(m.Pool.loadbalancer_id == lb.id).order_by(m.Pool.created_at, m.Pool.id)
+    ).all()
+    keys = [pool.id for pool in pools]
+    members = session.scalars(
+        select(m.Member)
+        .where(m.Member.pool_id.in_(keys))
+        .order_by(m.Member.created_at, m.Member.id)
+    ).all()
+    monitors = {
+        hm.pool_id: hm
+        for hm in session.scalars(select(m.HealthMonitor).where(m.HealthMonitor.pool_id.in_(keys)))
+    }
+    statuses = {pool.id: _pool_status(pool, list(members), monitors.get(pool.id)) for pool in pools}
+    return LoadBalancerStatus(
+        id=lb.id,
+        name=lb.name,
+        provisioning_status=ProvisioningStatus(lb.provisioning_status),
+        operating_status=OperatingStatus(lb.operating_status),
+        listeners=[
+            ListenerStatus(
+                id=listener.id,
+                name=listener.name,
+                provisioning_status=ProvisioningStatus(listener.provisioning_status),
+                operating_status=OperatingStatus(listener.operating_status),
+                pools=[statuses[listener.default_pool_id]]
+                if listener.default_pool_id in statuses
+                else [],
+            )
+            for listener in listeners
+        ],
+        pools=list(statuses.values()),
+    )
+
+
+def loadbalancer_stats(session: Session, scope: str | None, ident: str) -> Stats:
+    lb = get_visible(session, m.LoadBalancer, ident, scope)
+    S = m.ListenerStats
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(S.bytes_in), 0),
+            func.coalesce(func.sum(S.bytes_out), 0),
+            func.coalesce(func.sum(S.active_connections), 0),
+            func.coalesce(func.sum(S.total_connections), 0),
+            func.coalesce(func.sum(S.request_errors), 0),
+        ).where(S.loadbalancer_id == lb.id)
+    ).one()
+    return Stats(
+        bytes_in=row[0],
+        bytes_out=row[1],
+        active_connections=row[2],
+        total_connections=row[3],
+        request_errors=row[4],
+    )

@@ -1,0 +1,161 @@
+"""Listener request and response bodies (Octavia v2 `listener`)."""
+
+from typing import Annotated, Self
+
+from pydantic import Field, StringConstraints, model_validator
+
+from steelyard.model.enums import ListenerProtocol, OperatingStatus, ProvisioningStatus
+from steelyard.model.fields import (
+    MAX_INT32,
+    Body,
+    IdRef,
+    Out,
+    Port,
+    ProjectId,
+    Tags,
+    Text,
+    Timestamp,
+    Uuid,
+)
+from steelyard.model.options import Absent, refusing
+from steelyard.model.pool import PoolSingleCreate
+
+Protocol = Annotated[
+    ListenerProtocol,
+    refusing("HTTPS", "TERMINATED_HTTPS", "UDP", "SCTP", "PROMETHEUS"),
+]
+ConnectionLimit = Annotated[int, Field(ge=-1, le=MAX_INT32)]
+TimeoutMs = Annotated[int, Field(ge=0, le=86_400_000)]  # Octavia's MAX_TIMEOUT: one day
+HeaderValue = Annotated[str, StringConstraints(max_length=255)]
+InsertHeaders = Annotated[dict[HeaderValue, HeaderValue], Field(max_length=16)]
+
+HTTP_INSERT_HEADERS = ("X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto")
+DEFAULT_TIMEOUTS = {
+    "timeout_client_data": 50000,
+    "timeout_member_connect": 5000,
+    "timeout_member_data": 50000,
+    "timeout_tcp_inspect": 0,
+}
+
+
+def check_insert_headers(protocol: ListenerProtocol, headers: dict[str, str]) -> dict[str, str]:
+    """Only X-Forwarded-* on HTTP listeners, with "true"/"false" values (normalised)."""
+    if headers and protocol != ListenerProtocol.HTTP:
+        raise ValueError(f"insert_headers are not supported on {protocol.value} listeners")
+    result = {}
+    for name, value in headers.items():
+        if name not in HTTP_INSERT_HEADERS:
+            raise ValueError(
+                f"insert_headers: unsupported header; supported: {', '.join(HTTP_INSERT_HEADERS)}"
+            )
+        if value.lower() not in ("true", "false"):
+            raise ValueError(f'insert_headers: {name} must be "true" or "false"')
+        result[name] = value.lower()
+    return result
+
+
+class _TlsAbsent(Body):
+    default_tls_container_ref: Absent = None
+    sni_container_refs: Absent = None
+    client_ca_tls_container_ref: Absent = None
+    client_authentication: Absent = None
+    client_crl_container_ref: Absent = None
+    allowed_cidrs: Absent = None
+    tls_ciphers: Absent = None
+    tls_versions: Absent = None
+    alpn_protocols: Absent = None
+    hsts_max_age: Absent = None
+    hsts_include_subdomains: Absent = None
+    hsts_preload: Absent = None
+
+
+class ListenerSingleCreate(_TlsAbsent):
+    name: Text | None = None
+    description: Text | None = None
+    admin_state_up: bool = True
+    protocol: Protocol
+    protocol_port: Port
+    connection_limit: ConnectionLimit = -1
+    default_pool_id: Uuid | None = None
+    default_pool: PoolSingleCreate | None = None
+    l7policies: Absent = None
+    insert_headers: InsertHeaders = Field(default_factory=dict)
+    timeout_client_data: TimeoutMs = DEFAULT_TIMEOUTS["timeout_client_data"]
+    timeout_member_connect: TimeoutMs = DEFAULT_TIMEOUTS["timeout_member_connect"]
+    timeout_member_data: TimeoutMs = DEFAULT_TIMEOUTS["timeout_member_data"]
+    timeout_tcp_inspect: TimeoutMs = DEFAULT_TIMEOUTS["timeout_tcp_inspect"]
+    tags: Tags = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.default_pool_id is not None and self.default_pool is not None:
+            raise ValueError("give default_pool_id or default_pool, not both")
+        self.insert_headers = check_insert_headers(self.protocol, self.insert_headers)
+        return self
+
+
+class ListenerCreate(ListenerSingleCreate):
+    loadbalancer_id: Uuid
+    project_id: ProjectId | None = None
+
+
+class ListenerCreateRoot(Body):
+    listener: ListenerCreate
+
+
+class ListenerUpdate(_TlsAbsent):
+    """Set attributes; null resets one to its default (default_pool_id: no default pool)."""
+
+    name: Text | None = None
+    description: Text | None = None
+    admin_state_up: bool | None = None
+    connection_limit: ConnectionLimit | None = None
+    default_pool_id: Uuid | None = None
+    insert_headers: InsertHeaders | None = None
+    timeout_client_data: TimeoutMs | None = None
+    timeout_member_connect: TimeoutMs | None = None
+    timeout_member_data: TimeoutMs | None = None
+    timeout_tcp_inspect: TimeoutMs | None = None
+    tags: Tags | None = None
+
+
+class ListenerUpdateRoot(Body):
+    listener: ListenerUpdate
+
+
+class ListenerFull(Out):
+    """As embedded in a fully populated load balancer (no `loadbalancers` back-reference)."""
+
+    id: str
+    name: str
+    description: str
+    provisioning_status: ProvisioningStatus
+    operating_status: OperatingStatus
+    admin_state_up: bool
+    protocol: ListenerProtocol
+    protocol_port: int
+    connection_limit: int
+    default_pool_id: str | None
+    project_id: str
+    l7policies: list[IdRef] = Field(default_factory=list)
+    insert_headers: dict[str, str]
+    created_at: Timestamp
+    updated_at: Timestamp | None
+    timeout_client_data: int
+    timeout_member_connect: int
+    timeout_member_data: int
+    timeout_tcp_inspect: int
+    tags: list[str]
+    default_tls_container_ref: None = None
+    sni_container_refs: list[str] = Field(default_factory=list)
+    client_ca_tls_container_ref: None = None
+    client_authentication: str = "NONE"
+    client_crl_container_ref: None = None
+    allowed_cidrs: None = None
+    tls_ciphers: None = None
+    tls_versions: None = None
+    alpn_protocols: None = None
+
+
+class ListenerOut(ListenerFull):
+    loadbalancers: list[IdRef]

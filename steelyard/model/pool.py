@@ -1,0 +1,196 @@
+"""Pool and session persistence request and response bodies (Octavia v2 `pool`)."""
+
+import ipaddress
+import re
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
+
+from steelyard.model.enums import (
+    LBAlgorithm,
+    OperatingStatus,
+    PoolProtocol,
+    ProvisioningStatus,
+    SessionPersistenceType,
+)
+from steelyard.model.fields import Body, IdRef, Out, ProjectId, Tags, Text, Timestamp, Uuid
+from steelyard.model.healthmonitor import HealthMonitorFull, HealthMonitorSingleCreate
+from steelyard.model.member import MemberOut, MemberSingleCreate
+from steelyard.model.options import Absent, refusing
+
+# RFC 6265 cookie-name = token (RFC 2616): visible ASCII except separators
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+def _cookie_name(value: str) -> str:
+    if not _TOKEN.match(value):
+        raise ValueError('Supplied "cookie_name" is invalid.')
+    return value
+
+
+def _netmask(value: str) -> str:
+    try:
+        ipaddress.ip_network(f"0.0.0.0/{value}" if "." in value else f"::/{value}")
+    except ValueError:
+        raise ValueError(
+            "persistence_granularity must be a netmask such as 255.255.255.0"
+        ) from None
+    return value
+
+
+CookieName = Annotated[str, StringConstraints(max_length=255), AfterValidator(_cookie_name)]
+Netmask = Annotated[str, StringConstraints(max_length=64), AfterValidator(_netmask)]
+Protocol = Annotated[PoolProtocol, refusing("HTTPS", "PROXY", "PROXYV2", "UDP", "SCTP")]
+Algorithm = LBAlgorithm
+
+
+class SessionPersistence(Body):
+    type: SessionPersistenceType
+    cookie_name: CookieName | None = None
+    persistence_timeout: Annotated[int, Field(ge=1, le=86400)] | None = None
+    persistence_granularity: Netmask | None = None
+
+    @model_validator(mode="after")
+    def _by_type(self) -> Self:
+        app_cookie = self.type == SessionPersistenceType.APP_COOKIE
+        if self.cookie_name is not None and not app_cookie:
+            raise ValueError(
+                'Field "cookie_name" can only be specified with session persistence of type '
+                '"APP_COOKIE".'
+            )
+        if app_cookie and not self.cookie_name:
+            raise ValueError(
+                'Field "cookie_name" must be specified when using the "APP_COOKIE" session '
+                "persistence type."
+            )
+        source_ip = self.type == SessionPersistenceType.SOURCE_IP
+        for name in ("persistence_timeout", "persistence_granularity"):
+            if getattr(self, name) is not None and not source_ip:
+                raise ValueError(f'Field "{name}" is only for session persistence "SOURCE_IP".')
+        return self
+
+
+class SessionPersistenceUpdate(Body):
+    """Merged with the stored value, then checked as a whole."""
+
+    type: SessionPersistenceType | None = None
+    cookie_name: CookieName | None = None
+    persistence_timeout: Annotated[int, Field(ge=1, le=86400)] | None = None
+    persistence_granularity: Netmask | None = None
+
+
+class _TlsAbsent(Body):
+    tls_enabled: Absent = None
+    tls_container_ref: Absent = None
+    ca_tls_container_ref: Absent = None
+    crl_container_ref: Absent = None
+    tls_ciphers: Absent = None
+    tls_versions: Absent = None
+    alpn_protocols: Absent = None
+
+
+class PoolSingleCreate(_TlsAbsent):
+    """A pool inside a fully populated create; `name` alone refers to a pool defined elsewhere
+    in the same request."""
+
+    name: Text | None = None
+    description: Text | None = None
+    admin_state_up: bool = True
+    protocol: Protocol | None = None
+    lb_algorithm: Algorithm | None = None
+    session_persistence: SessionPersistence | None = None
+    healthmonitor: HealthMonitorSingleCreate | None = None
+    members: Annotated[list[MemberSingleCreate], Field(max_length=1000)] = Field(
+        default_factory=list
+    )
+    tags: Tags = Field(default_factory=list)
+
+    @property
+    def is_reference(self) -> bool:
+        return self.protocol is None and self.lb_algorithm is None
+
+    def definition_fields(self) -> set[str]:
+        return self.model_fields_set - {"name"}
+
+
+class PoolCreate(PoolSingleCreate):
+    protocol: Protocol
+    lb_algorithm: Algorithm
+    listener_id: Uuid | None = None
+    loadbalancer_id: Uuid | None = None
+    project_id: ProjectId | None = None
+
+
+class PoolCreateRoot(Body):
+    pool: PoolCreate
+
+
+class PoolUpdate(_TlsAbsent):
+    name: Text | None = None
+    description: Text | None = None
+    admin_state_up: bool | None = None
+    lb_algorithm: Algorithm | None = None
+    session_persistence: SessionPersistenceUpdate | None = None
+    tags: Tags | None = None
+
+
+class PoolUpdateRoot(Body):
+    pool: PoolUpdate
+
+
+def merge_persistence(
+    stored: dict[str, Any] | None, update: SessionPersistenceUpdate | None
+) -> dict[str, Any] | None:
+    """PUT semantics: null clears; an object is merged into the stored one, then checked."""
+    if update is None:
+        return None
+    merged = dict(stored or {})
+    merged.update(update.model_dump(exclude_unset=True))
+    if merged.get("type") is None:
+        raise ValueError("session_persistence needs a type")
+    checked = SessionPersistence.model_validate(merged, strict=False)
+    return checked.model_dump(mode="json")
+
+
+class SessionPersistenceOut(Out):
+    type: SessionPersistenceType
+    cookie_name: str | None = None
+    persistence_timeout: int | None = None
+    persistence_granularity: str | None = None
+
+
+class _PoolBase(Out):
+    id: str
+    name: str
+    description: str
+    provisioning_status: ProvisioningStatus
+    operating_status: OperatingStatus
+    admin_state_up: bool
+    protocol: PoolProtocol
+    lb_algorithm: LBAlgorithm
+    session_persistence: SessionPersistenceOut | None
+    project_id: str
+    listeners: list[IdRef]
+    created_at: Timestamp
+    updated_at: Timestamp | None
+    tags: list[str]
+    tls_enabled: bool = False
+    tls_container_ref: None = None
+    ca_tls_container_ref: None = None
+    crl_container_ref: None = None
+    tls_ciphers: None = None
+    tls_versions: None = None
+    alpn_protocols: None = None
+
+
+class PoolOut(_PoolBase):
+    loadbalancers: list[IdRef]
+    members: list[IdRef]
+    healthmonitor_id: str | None
+
+
+class PoolFull(_PoolBase):
+    """As embedded in a fully populated load balancer."""
+
+    members: list[MemberOut]
+    healthmonitor: HealthMonitorFull | None
