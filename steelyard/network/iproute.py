@@ -5,6 +5,7 @@ Changes go through `ip -batch -` so that one process start applies several comma
 go to sysfs instead, which costs no process at all.
 """
 
+import errno
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from typing import Any
 IP = shutil.which("ip") or "/sbin/ip"
 SYS_CLASS_NET = Path("/sys/class/net")
 _IFF_UP = 0x1
+_GONE = {errno.ENOENT, errno.ENODEV, errno.EINVAL, errno.ENXIO}
 
 
 class IpCommandError(RuntimeError):
@@ -131,8 +133,12 @@ def host_link(name: str) -> HostLink | None:
             alias=_read(base / "ifalias"),
             is_bridge=(base / "bridge").is_dir(),
         )
-    except FileNotFoundError:  # absent, or removed while we were reading it
-        return None
+    except OSError as exc:
+        # Absent, or being removed while we read it: a link on its way out answers EINVAL or
+        # ENODEV for its attributes until sysfs drops it.
+        if exc.errno in _GONE:
+            return None
+        raise
 
 
 def host_link_names() -> list[str]:
