@@ -12,6 +12,7 @@
 Appliance names match `NAME_PATTERN`; anything else is a 400.
 """
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -23,6 +24,9 @@ class AgentInfo(BaseModel):
     agent_version: str
     haproxy_version: str
     appliances: list[str]
+    # Expiry of the agent's TLS server certificate and of the CA (None when not known).
+    server_cert_not_after: datetime | None = None
+    ca_cert_not_after: datetime | None = None
 
 
 class ApplianceCreate(BaseModel):
@@ -65,6 +69,8 @@ class ApplyError(BaseModel):
     error: str
     output: str
     rolled_back: bool
+    # Which step failed: validate (haproxy -c), start, reload, or verify (listener check).
+    stage: Literal["validate", "start", "reload", "verify"] | None = None
 
 
 class StatRow(BaseModel):

@@ -1,0 +1,140 @@
+"""The controller's client for the agent API (mutual TLS, one keep-alive connection pool).
+
+Exceptions:
+
+    AgentError                the agent answered with an unexpected status, or not at all
+     ├── AgentUnreachable     no answer (connection refused, TLS refused, timeout)
+     └── AgentApplyError      400 on a config apply; `.error` is the agent's ApplyError
+
+No retries here: the controller is level-triggered and retries by reconciling again.
+"""
+
+import ssl
+from types import TracebackType
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from steelyard.agent.contract import (
+    AgentInfo,
+    ApplianceCreate,
+    ApplianceInfo,
+    ApplyError,
+    ApplyResult,
+    ConfigApply,
+    StatRow,
+)
+from steelyard.agent.layout import valid_name
+
+_STAT_ROWS = TypeAdapter(list[StatRow])
+
+
+class AgentError(Exception):
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class AgentUnreachable(AgentError):
+    pass
+
+
+class AgentApplyError(AgentError):
+    def __init__(self, error: ApplyError) -> None:
+        super().__init__(f"config refused ({error.stage or 'apply'}): {error.error}", 400)
+        self.error = error
+
+
+class AgentClient:
+    def __init__(
+        self, base_url: str, ssl_context: ssl.SSLContext, *, timeout: float = 60.0
+    ) -> None:
+        # The timeout covers a whole apply: haproxy -c, a reload and the listener checks.
+        self._http = httpx.Client(base_url=base_url, verify=ssl_context, timeout=timeout)
+
+    def info(self) -> AgentInfo:
+        return AgentInfo.model_validate(self._json("GET", "/v1/info"))
+
+    def ensure_appliance(self, name: str, netns: str | None = None) -> ApplianceInfo:
+        body = ApplianceCreate(netns=netns).model_dump()
+        return ApplianceInfo.model_validate(self._json("PUT", _path(name), json=body))
+
+    def get_appliance(self, name: str) -> ApplianceInfo | None:
+        response = self._request("GET", _path(name))
+        if response.status_code == 404:
+            return None
+        return ApplianceInfo.model_validate(_body(response))
+
+    def delete_appliance(self, name: str) -> None:
+        """Stop and remove the appliance; no error when it is already gone."""
+        response = self._request("DELETE", _path(name))
+        if response.status_code not in (204, 404):
+            raise _unexpected(response)
+
+    def apply_config(
+        self,
+        name: str,
+        generation: int,
+        cfg: str,
+        verify_listeners: list[str] | None = None,
+    ) -> ApplyResult:
+        body = ConfigApply(
+            generation=generation, haproxy_cfg=cfg, verify_listeners=verify_listeners or []
+        )
+        response = self._request("PUT", _path(name) + "/config", json=body.model_dump())
+        if response.status_code == 400:
+            try:
+                raise AgentApplyError(ApplyError.model_validate_json(response.content))
+            except ValidationError:
+                raise _unexpected(response) from None
+        return ApplyResult.model_validate(_body(response))
+
+    def stats(self, name: str) -> list[StatRow]:
+        return _STAT_ROWS.validate_python(self._json("GET", _path(name) + "/stats"))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "AgentClient":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _json(self, method: str, path: str, json: object = None) -> object:
+        return _body(self._request(method, path, json=json))
+
+    def _request(self, method: str, path: str, json: object = None) -> httpx.Response:
+        try:
+            return self._http.request(method, path, json=json)
+        except httpx.TransportError as exc:
+            raise AgentUnreachable(f"{method} {path}: {exc!r}") from exc
+
+
+def _path(name: str) -> str:
+    # Checked here too, so that a bad name never becomes a different URL path.
+    if not valid_name(name):
+        raise ValueError(f"invalid appliance name {name!r}")
+    return f"/v1/appliances/{name}"
+
+
+def _body(response: httpx.Response) -> object:
+    if response.status_code != 200:
+        raise _unexpected(response)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise AgentError(f"agent answered non-JSON: {exc}", response.status_code) from exc
+
+
+def _unexpected(response: httpx.Response) -> AgentError:
+    detail = response.text[:500]
+    return AgentError(
+        f"{response.request.method} {response.request.url.path}: {response.status_code} {detail}",
+        response.status_code,
+    )

@@ -1,0 +1,166 @@
+"""The agent's REST API (see contract.py), served over mutual TLS by uvicorn.
+
+Handlers are plain `def`s: FastAPI runs them in its thread pool, and each appliance's lock
+serialises what must not overlap (one apply at a time per appliance, any number across them).
+"""
+
+import logging
+import ssl
+from importlib import metadata
+from pathlib import Path
+from typing import Annotated
+
+import uvicorn
+from fastapi import Body, FastAPI, HTTPException, Response
+from fastapi.responses import JSONResponse
+
+from steelyard.agent.appliance import Appliance, ApplianceGone, ApplyFailed, NotRunning
+from steelyard.agent.contract import (
+    AgentInfo,
+    ApplianceCreate,
+    ApplianceInfo,
+    ApplyError,
+    ApplyResult,
+    ConfigApply,
+    StatRow,
+)
+from steelyard.agent.haproxy_process import DEFAULT_BINARY, haproxy_version
+from steelyard.agent.layout import valid_name
+from steelyard.agent.netns import netns_exists, parse_address
+from steelyard.agent.pki import PkiPaths, certificate_not_after
+from steelyard.agent.registry import ApplianceRegistry, NetnsConflict
+
+log = logging.getLogger("steelyard.agent")
+
+
+def agent_version() -> str:
+    try:
+        return metadata.version("steelyard")
+    except metadata.PackageNotFoundError:
+        return "0.0.0+unknown"
+
+
+def create_agent_app(
+    state_dir: Path, *, pki: PkiPaths | None = None, haproxy_bin: Path = DEFAULT_BINARY
+) -> FastAPI:
+    registry = ApplianceRegistry(state_dir.resolve(), binary=haproxy_bin)
+    version = haproxy_version(haproxy_bin)
+    app = FastAPI(title="Steelyard appliance agent", docs_url=None, redoc_url=None)
+    app.state.registry = registry
+
+    def appliance(name: str) -> Appliance:
+        _check_name(name)
+        found = registry.get(name)
+        if found is None:
+            raise HTTPException(404, f"no appliance {name}")
+        return found
+
+    @app.get("/v1/info")
+    def info() -> AgentInfo:
+        return AgentInfo(
+            agent_version=agent_version(),
+            haproxy_version=version,
+            appliances=registry.names(),
+            server_cert_not_after=certificate_not_after(pki.server_cert) if pki else None,
+            ca_cert_not_after=certificate_not_after(pki.ca_cert) if pki else None,
+        )
+
+    @app.put("/v1/appliances/{name}")
+    def ensure_appliance(
+        name: str, body: Annotated[ApplianceCreate, Body()] = ApplianceCreate()
+    ) -> ApplianceInfo:
+        _check_name(name)
+        if body.netns is not None and not netns_exists(body.netns):
+            raise HTTPException(400, f"network namespace {body.netns} does not exist")
+        try:
+            return registry.ensure(name, body.netns).info()
+        except NetnsConflict as exc:
+            raise HTTPException(409, str(exc)) from exc
+
+    @app.get("/v1/appliances/{name}")
+    def get_appliance(name: str) -> ApplianceInfo:
+        return appliance(name).info()
+
+    @app.delete("/v1/appliances/{name}", status_code=204)
+    def delete_appliance(name: str) -> Response:
+        _check_name(name)
+        if not registry.delete(name):
+            raise HTTPException(404, f"no appliance {name}")
+        return Response(status_code=204)
+
+    @app.put(
+        "/v1/appliances/{name}/config",
+        response_model=ApplyResult,
+        responses={400: {"model": ApplyError}},
+    )
+    def apply_config(name: str, body: ConfigApply) -> ApplyResult | JSONResponse:
+        target = appliance(name)
+        try:
+            verify = [parse_address(text) for text in body.verify_listeners]
+        except ValueError as exc:
+            raise HTTPException(422, f"verify_listeners: {exc}") from exc
+        try:
+            return target.apply(body.generation, body.haproxy_cfg, verify)
+        except ApplyFailed as exc:
+            log.warning("%s: generation %d refused: %s", name, body.generation, exc)
+            return JSONResponse(status_code=400, content=exc.error.model_dump(mode="json"))
+        except ApplianceGone as exc:
+            raise HTTPException(404, f"no appliance {name}") from exc
+
+    @app.get("/v1/appliances/{name}/stats")
+    def stats(name: str) -> list[StatRow]:
+        try:
+            return appliance(name).stats()
+        except NotRunning as exc:
+            raise HTTPException(409, f"HAProxy is not running: {exc}") from exc
+
+    # Anything else under /v1/appliances/ (a name with "/", "..", ...) is a bad name, not a
+    # missing route: registered last, so that it only sees what the routes above did not take.
+    @app.api_route("/v1/appliances/{rest:path}", methods=["GET", "PUT", "DELETE"])
+    def bad_name(rest: str) -> None:
+        raise HTTPException(400, "invalid appliance name")
+
+    return app
+
+
+def run_agent(
+    listen_host: str,
+    listen_port: int,
+    state_dir: Path,
+    pki: PkiPaths,
+    *,
+    haproxy_bin: Path = DEFAULT_BINARY,
+) -> None:
+    """Serve the agent API until SIGTERM/SIGINT, requiring client certificates from our CA."""
+    server = uvicorn.Server(
+        agent_uvicorn_config(listen_host, listen_port, state_dir, pki, haproxy_bin)
+    )
+    server.run()
+
+
+def agent_uvicorn_config(
+    listen_host: str,
+    listen_port: int,
+    state_dir: Path,
+    pki: PkiPaths,
+    haproxy_bin: Path = DEFAULT_BINARY,
+) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_agent_app(state_dir, pki=pki, haproxy_bin=haproxy_bin),
+        host=listen_host,
+        port=listen_port,
+        ssl_certfile=str(pki.server_cert),
+        ssl_keyfile=str(pki.server_key),
+        ssl_ca_certs=str(pki.ca_cert),
+        ssl_cert_reqs=ssl.CERT_REQUIRED,
+        lifespan="off",
+        ws="none",
+        access_log=False,
+        log_config=None,  # the agent's own logging setup stays in force
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _check_name(name: str) -> None:
+    if not valid_name(name):
+        raise HTTPException(400, "invalid appliance name")
