@@ -80,7 +80,9 @@ def test_no_monitor_drain_and_admin_down() -> None:
         MemberSpec(M2, "198.18.0.1", 8002, weight=0),
         MemberSpec(M3, "198.18.0.1", 8003, admin_state_up=False),
     )
-    statuses, _ = observe(make_spec(monitored=False, members=members), rows("no check", "UP", "MAINT"))
+    statuses, _ = observe(
+        make_spec(monitored=False, members=members), rows("no check", "UP", "MAINT")
+    )
     assert statuses.members == {
         M1: OperatingStatus.NO_MONITOR,
         M2: OperatingStatus.DRAINING,
