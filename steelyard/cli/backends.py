@@ -38,6 +38,10 @@ class NamedBackend(ThreadingHTTPServer):
     def port(self) -> int:
         return int(self.server_address[1])
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Health checks and clients hang up mid-answer all the time; that is not an error here.
+        return
+
     def start(self) -> "NamedBackend":
         self._thread.start()
         return self

@@ -134,6 +134,7 @@ def serve(settings: ServerSettings) -> None:
         level=os.environ.get("STEELYARD_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per agent call otherwise
     running = start_control_plane(settings)
     host, port = parse_hostport(settings.listen)
     app = create_app(
