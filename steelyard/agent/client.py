@@ -47,10 +47,18 @@ class AgentApplyError(AgentError):
 
 class AgentClient:
     def __init__(
-        self, base_url: str, ssl_context: ssl.SSLContext, *, timeout: float = 60.0
+        self,
+        base_url: str,
+        ssl_context: ssl.SSLContext,
+        *,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         # The timeout covers a whole apply: haproxy -c, a reload and the listener checks.
-        self._http = httpx.Client(base_url=base_url, verify=ssl_context, timeout=timeout)
+        # `transport` is for tests (httpx.MockTransport); by default httpx pools connections.
+        self._http = httpx.Client(
+            base_url=base_url, verify=ssl_context, timeout=timeout, transport=transport
+        )
 
     def info(self) -> AgentInfo:
         return AgentInfo.model_validate(self._json("GET", "/v1/info"))

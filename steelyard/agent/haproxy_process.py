@@ -192,9 +192,12 @@ class HAProxyProcess:
 
 
 def haproxy_version(binary: Path = DEFAULT_BINARY) -> str:
-    done = subprocess.run(
-        [str(binary), "-v"], capture_output=True, text=True, timeout=10, check=False
-    )
+    try:
+        done = subprocess.run(
+            [str(binary), "-v"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
     first = done.stdout.splitlines()[0] if done.stdout else ""
     # "HAProxy version 2.6.12-1+deb12u4 2026/10/17 - https://haproxy.org/"
     parts = first.split()

@@ -55,6 +55,8 @@ def parse_address(text: str) -> tuple[str, int]:
         raise ValueError(f"expected address:port, got {text!r}")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"an IPv6 address needs brackets, got {text!r}")
     ipaddress.ip_address(host)  # names would need a resolver inside the namespace
     return host, int(port_text)
 
@@ -75,7 +77,7 @@ def unreachable(
         return []
     if netns is None:
         return _check_all(targets, timeout, retry_for)
-    return _in_netns(netns, lambda: _check_all(targets, timeout, retry_for))
+    return run_in_netns(netns, lambda: _check_all(targets, timeout, retry_for))
 
 
 def _check_all(targets: Sequence[tuple[str, int]], timeout: float, retry_for: float) -> list[str]:
@@ -102,8 +104,11 @@ def _connect(host: str, port: int, timeout: float, retry_for: float) -> str | No
         time.sleep(0.01)
 
 
-def _in_netns(netns: str, work: Callable[[], T]) -> T:
-    """Run `work` in a new thread that has joined `netns`; the thread ends with the work."""
+def run_in_netns(netns: str, work: Callable[[], T]) -> T:
+    """Run `work` in a new thread that has joined `netns`; returns its result or raises.
+
+    Sockets created by `work` stay in that namespace after the thread has ended.
+    """
     result: list[T] = []
     failure: list[BaseException] = []
 
