@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from steelyard.api.deps import Deps
 from steelyard.api.errors import RequestIdMiddleware, install_error_handlers
 from steelyard.api.settings import ApiSettings
+from steelyard.api.steelyard.neutron import router as neutron_router
 from steelyard.api.v2 import router as v2_router
 from steelyard.api.versions import router as versions_router
 
@@ -27,4 +28,5 @@ def create_app(
     # openstacksdk uses /v2/lbaas/..., the openstack CLI /v2.0/lbaas/...
     app.include_router(v2_router, prefix="/v2")
     app.include_router(v2_router, prefix="/v2.0", include_in_schema=False)
+    app.include_router(neutron_router)
     return app

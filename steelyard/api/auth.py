@@ -69,7 +69,7 @@ def _noauth(request: Request) -> Context:
     project = request.headers.get("x-project-id")
     if project is None:
         return ADMIN
-    if not re.match(PROJECT_ID_PATTERN, project):
+    if not re.fullmatch(PROJECT_ID_PATTERN, project):
         raise BadRequest("Invalid X-Project-Id header.")
     roles = {role.strip().lower() for role in request.headers.get("x-roles", "").split(",")} - {""}
     return Context(project_id=project, roles=frozenset(roles or {Role.MEMBER.value}))

@@ -55,7 +55,7 @@ def create_api_key(session: Session, project_id: str, role: str, description: st
     The caller commits. The returned secret cannot be recovered later.
     """
     Role(role)  # ValueError for anything else
-    if not re.match(PROJECT_ID_PATTERN, project_id):
+    if not re.fullmatch(PROJECT_ID_PATTERN, project_id):
         raise ValueError(f"invalid project id {project_id!r}")
     lookup = secrets.token_hex(8)
     token = f"{PREFIX}{lookup}.{secrets.token_urlsafe(32)}"
@@ -75,7 +75,7 @@ def create_api_key(session: Session, project_id: str, role: str, description: st
 
 def verify_api_key(session: Session, token: str) -> tuple[str, str] | None:
     """(project_id, role) of a valid key, else None."""
-    match = _TOKEN.match(token)
+    match = _TOKEN.fullmatch(token)
     if match is None:
         return None
     row = session.scalar(select(m.ApiKey).where(m.ApiKey.lookup == match.group(1)))

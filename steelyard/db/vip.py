@@ -56,9 +56,13 @@ def choose_subnet(
     except NotFound as exc:
         raise _invalid(exc) from None
     found = _containing(subnets_of(session, network.id), address)
+    if found is None and address is not None:
+        raise BadRequest(
+            f"IP address {address} is not a valid IP for any of the subnets on the specified "
+            "network."
+        )
     if found is None:
-        what = f"for address {address}" if address else "at all"
-        raise ValidationFailure(f"Network {network.id} has no subnet {what}.")
+        raise ValidationFailure(f"Network {network.id} has no subnet.")
     return found
 
 

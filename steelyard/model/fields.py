@@ -48,7 +48,7 @@ def _printable(value: str) -> str:
 
 
 def _uuid(value: str) -> str:
-    if not _UUID.match(value):
+    if not _UUID.fullmatch(value):
         raise ValueError("Invalid UUID")
     return value.lower()
 

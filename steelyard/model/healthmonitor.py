@@ -38,14 +38,14 @@ _DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 
 
 def _url_path(value: str) -> str:
-    if not _URL_PATH.match(value):
+    if not _URL_PATH.fullmatch(value):
         raise ValueError('url_path must start with "/" and contain only RFC 3986 path characters')
     return value
 
 
 def _expected_codes(value: str) -> str:
     value = value.replace(" ", "")  # Octavia accepts "200, 202"
-    if not _EXPECTED_CODES.match(value):
+    if not _EXPECTED_CODES.fullmatch(value):
         raise ValueError('expected_codes must look like "200", "200,202" or "200-204"')
     if "-" in value:
         low, high = value.split("-")
@@ -55,7 +55,7 @@ def _expected_codes(value: str) -> str:
 
 
 def _domain(value: str) -> str:
-    if len(value) > 253 or not _DOMAIN.match(value):
+    if len(value) > 253 or not _DOMAIN.fullmatch(value):
         raise ValueError("domain_name must be a host name")
     return value
 

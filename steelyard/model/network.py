@@ -22,7 +22,7 @@ def _cidr(value: str) -> str:
 
 
 def _ifname(value: str) -> str:
-    if not _IFNAME.match(value):
+    if not _IFNAME.fullmatch(value):
         raise ValueError("bridge must be an interface name: 1-15 of A-Z a-z 0-9 _ . -")
     return value
 

@@ -1,0 +1,1 @@
+"""Steelyard's own extensions of the tenant API."""

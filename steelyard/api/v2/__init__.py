@@ -1,8 +1,11 @@
-"""Octavia v2 resources, one module each; mounted at /v2 and /v2.0."""
+"""Octavia v2 resources, one module each, and Steelyard's network extension; mounted at /v2
+and /v2.0."""
 
 from fastapi import APIRouter
 
-from steelyard.api.v2 import loadbalancers
+from steelyard.api.steelyard import networks
+from steelyard.api.v2 import healthmonitors, listeners, loadbalancers, members, pools
 
 router = APIRouter()
-router.include_router(loadbalancers.router)
+for module in (loadbalancers, listeners, pools, members, healthmonitors, networks):
+    router.include_router(module.router)
