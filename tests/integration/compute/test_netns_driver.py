@@ -7,7 +7,7 @@ import pytest
 from steelyard.compute.base import ApplianceSlot, ComputeDriver, PlacedAppliance
 from steelyard.compute.netns import NetnsDriver
 from steelyard.compute.netns_plan import DEFAULT_SYSCTLS, BridgeMissing, NameCollision
-from steelyard.network.iproute import IP, host_link, ip, ip_batch
+from steelyard.network.iproute import host_link, ip, ip_batch
 from steelyard.network.names import NameScheme
 from steelyard.network.namespaces import (
     NetnsState,
@@ -18,6 +18,7 @@ from steelyard.network.namespaces import (
     write_sysctls,
 )
 from tests.support import HttpBackend, VipNetwork, http_get
+from tests.support.processes import popen_in_netns
 
 pytestmark = pytest.mark.root
 
@@ -229,7 +230,7 @@ def process_in_appliance(
     """`sleep` running inside the ensured appliance's namespace; killed by PID at the end."""
     ns = netns_driver.ensure(appliance).netns
     assert ns is not None
-    process = subprocess.Popen([IP, "netns", "exec", ns, "sleep", "600"])
+    process = popen_in_netns(ns, ["sleep", "600"])
     yield process
     if process.poll() is None:
         process.kill()

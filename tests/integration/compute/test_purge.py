@@ -9,10 +9,11 @@ from steelyard.compute.base import ApplianceSlot
 from steelyard.compute.netns import NetnsDriver
 from steelyard.network.bridge import delete_bridge, ensure_bridge
 from steelyard.network.cleanup import purge
-from steelyard.network.iproute import IP, host_link, host_link_names, ip
+from steelyard.network.iproute import host_link, host_link_names, ip
 from steelyard.network.names import NameScheme
 from steelyard.network.namespaces import list_netns, netns_path, remove_netns
 from tests.support import VipNetwork
+from tests.support.processes import popen_in_netns
 
 pytestmark = pytest.mark.root
 
@@ -47,7 +48,7 @@ def populated_host() -> Iterator[Host]:
             host.doomed |= {target.netns_name(name), target.names.veth(name)}
         host.doomed |= {net.bridge, stale}
         netns_path(stale).touch()
-        host.process = subprocess.Popen([IP, "netns", "exec", "tcp-a", "sleep", "600"])
+        host.process = popen_in_netns("tcp-a", ["sleep", "600"])
 
         for driver in (longer, shorter):
             driver.ensure(ApplianceSlot("a", decoy_net.placement()))
