@@ -44,6 +44,9 @@ class NetnsDriver:
     `prefix` keeps the names of one deployment (or one test run) apart from every other's;
     `sysctls` are set inside each namespace; `kill_grace` is how long `delete` lets processes
     left in a namespace exit after SIGTERM before it sends SIGKILL.
+
+    `ensure` adds the slot's address to eth0 but never removes other addresses there: VIPs that
+    keepalived moves in belong to keepalived.
     """
 
     name = "netns"
