@@ -35,11 +35,12 @@ def _set_changed(
 ) -> None:
     if not statuses:
         return
-    current = dict(
-        session.execute(
+    current = {
+        obj_id: status
+        for obj_id, status in session.execute(
             select(table.id, table.operating_status).where(table.id.in_(list(statuses)))
-        ).tuples()
-    )
+        )
+    }
     for obj_id, status in statuses.items():
         if obj_id in current and current[obj_id] != status.value:
             session.execute(

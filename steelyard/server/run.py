@@ -14,6 +14,7 @@ import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from steelyard.agent.client import AgentClient
+from steelyard.agent.layout import check_state_dir
 from steelyard.agent.pki import client_ssl_context, ensure_pki
 from steelyard.api.app import create_app
 from steelyard.api.settings import ApiSettings
@@ -96,6 +97,7 @@ def start_control_plane(settings: ServerSettings) -> Running:
         # Up from the start, so host processes can bind the gateway address as members.
         networks.ensure(default_network)
 
+    check_state_dir(state / "agent")  # fail now, not in a restarting child, if it is too long
     pki = ensure_pki(state / "pki")
     agent_host, agent_port = parse_hostport(settings.agent_listen)
     agent_process = LocalAgent(agent_host, agent_port, state / "agent", state / "pki")

@@ -4,10 +4,12 @@
 import ipaddress
 import os
 import random
+import shutil
 import signal
 import string
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,13 +61,13 @@ def random_cidr() -> str:
 
 
 def _spawn(handle_args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    log = log_path.open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "steelyard", "serve", *handle_args],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "STEELYARD_LOG_LEVEL": "INFO"},
-    )
+    with log_path.open("ab") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "steelyard", "serve", *handle_args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "STEELYARD_LOG_LEVEL": "INFO"},
+        )
 
 
 def _args(h: ServerHandle) -> list[str]:
@@ -126,7 +128,8 @@ def running_server(
 ) -> Iterator[ServerHandle]:
     port = free_port("127.0.0.1")
     cidr = random_cidr() if driver == "netns" else f"127.{random.randrange(100, 250)}.0.0/24"
-    state_dir = tmp_path / "state"
+    # Short: HAProxy's unix sockets live under it (108-byte path limit).
+    state_dir = Path(tempfile.mkdtemp(prefix="sye-"))
     handle = ServerHandle(
         url=f"http://127.0.0.1:{port}",
         state_dir=state_dir,
@@ -144,6 +147,7 @@ def running_server(
     finally:
         stop(handle)
         cleanup(handle)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def wait_until(predicate: Any, timeout_s: float = 30, interval_s: float = 0.05) -> Any:
