@@ -244,7 +244,8 @@ def test_delete_leaves_no_namespace_link_process_or_file(
             assert _leftovers(netns_server) == {"netns": [], "veths": [], "files": []}
             import os
 
-            assert [p for p in pids if os.path.exists(f"/proc/{p}")] == []
+            alive = [p for p in pids if os.path.exists(f"/proc/{p}")]
+            assert alive == [], [open(f"/proc/{p}/status").read()[:300] for p in alive]
     finally:
         for b in backends:
             b.stop()

@@ -209,3 +209,24 @@ def row_counts(sessions: sessionmaker[Session]) -> Callable[[], dict[str, int]]:
             }
 
     return count
+
+
+@pytest.fixture
+def make_stack(
+    make_lb: Factory,
+    make_listener: Factory,
+    make_pool: Factory,
+    make_member: Factory,
+    make_hm: Factory,
+) -> Callable[[], dict[str, Json]]:
+    """A load balancer with one of each child: listener l1 -> pool p1 -> member and monitor."""
+
+    def make() -> dict[str, Json]:
+        lb = make_lb(name="stack")
+        listener = make_listener(lb["id"], name="l1")
+        pool = make_pool(listener_id=listener["id"], name="p1")
+        member = make_member(pool["id"])
+        hm = make_hm(pool["id"])
+        return {"lb": lb, "listener": listener, "pool": pool, "member": member, "hm": hm}
+
+    return make

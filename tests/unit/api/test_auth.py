@@ -6,18 +6,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from steelyard.db.apikeys import create_api_key
-from tests.unit.api.conftest import OTHER, PROJECT, Factory
+from tests.unit.api.conftest import OTHER, PROJECT, Factory, Json
 
 MakeClient = Callable[..., TestClient]
 LBS = "/v2/lbaas/loadbalancers"
 
 
 def test_other_projects_objects_are_not_found(
-    make_client: MakeClient, make_lb: Factory, make_listener: Factory, make_pool: Factory
+    make_client: MakeClient, make_stack: Callable[[], dict[str, Json]]
 ) -> None:
-    lb = make_lb()
-    listener = make_listener(lb["id"])
-    pool = make_pool(listener_id=listener["id"])
+    stack = make_stack()
+    lb, listener, pool = stack["lb"], stack["listener"], stack["pool"]
     stranger = make_client(project=OTHER)
 
     for path in (

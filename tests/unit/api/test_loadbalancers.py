@@ -8,9 +8,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from steelyard.db import models
-from tests.unit.api.conftest import PROJECT, Factory
+from tests.unit.api.conftest import PROJECT, Factory, Json
 
 LbRow = Callable[[str], models.LoadBalancer]
+Stack = Callable[[], dict[str, Json]]
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$")
 
 
@@ -150,21 +151,15 @@ def test_delete_needs_cascade_when_children_exist(
 
 
 def test_cascade_delete_marks_everything_and_refuses_later_writes(
-    make_lb: Factory,
-    make_listener: Factory,
-    make_pool: Factory,
-    make_member: Factory,
-    make_hm: Factory,
+    make_stack: Stack,
     client: TestClient,
     notified: list[str],
     lb_row: LbRow,
     sessions: sessionmaker[Session],
 ) -> None:
-    lb = make_lb()
-    listener = make_listener(lb["id"])
-    pool = make_pool(listener_id=listener["id"])
-    member = make_member(pool["id"])
-    hm = make_hm(pool["id"])
+    stack = make_stack()
+    lb, listener, pool = stack["lb"], stack["listener"], stack["pool"]
+    member, hm = stack["member"], stack["hm"]
     path = f"/v2/lbaas/loadbalancers/{lb['id']}"
     generation = lb_row(lb["id"]).desired_generation
 
@@ -210,25 +205,15 @@ def test_delete_without_children_works_at_once(
     assert lb_row(lb["id"]).provisioning_status == "PENDING_DELETE"
 
 
-def test_status_tree(
-    make_lb: Factory,
-    make_listener: Factory,
-    make_pool: Factory,
-    make_member: Factory,
-    make_hm: Factory,
-    client: TestClient,
-) -> None:
-    lb = make_lb(name="tree")
-    listener = make_listener(lb["id"], name="l1")
-    pool = make_pool(listener_id=listener["id"], name="p1")
-    member = make_member(pool["id"])
+def test_status_tree(make_stack: Stack, make_pool: Factory, client: TestClient) -> None:
+    stack = make_stack()
+    lb, listener, member, hm = stack["lb"], stack["listener"], stack["member"], stack["hm"]
     make_pool(loadbalancer_id=lb["id"], name="spare")
-    hm = make_hm(pool["id"])
 
     tree = client.get(f"/v2/lbaas/loadbalancers/{lb['id']}/status").json()["statuses"]
 
     root = tree["loadbalancer"]
-    assert (root["id"], root["name"], root["operating_status"]) == (lb["id"], "tree", "OFFLINE")
+    assert (root["id"], root["name"], root["operating_status"]) == (lb["id"], "stack", "OFFLINE")
     (tree_listener,) = root["listeners"]
     assert tree_listener["id"] == listener["id"] and tree_listener["l7policies"] == []
     (tree_pool,) = tree_listener["pools"]

@@ -135,18 +135,10 @@ def test_update_merges_session_persistence(
 
 
 def test_delete_takes_members_and_monitor_and_frees_the_listener(
-    make_lb: Factory,
-    make_listener: Factory,
-    make_pool: Factory,
-    make_member: Factory,
-    make_hm: Factory,
-    client: TestClient,
+    make_stack: Callable[[], dict[str, Json]], client: TestClient
 ) -> None:
-    lb = make_lb()
-    listener = make_listener(lb["id"])
-    pool = make_pool(listener_id=listener["id"])
-    member = make_member(pool["id"])
-    hm = make_hm(pool["id"])
+    stack = make_stack()
+    listener, pool, member, hm = stack["listener"], stack["pool"], stack["member"], stack["hm"]
 
     assert client.delete(f"/v2/lbaas/pools/{pool['id']}").status_code == 204
 
