@@ -46,6 +46,7 @@ from steelyard.render.runtime_diff import runtime_commands
 log = logging.getLogger("steelyard.agent")
 
 Action = Literal["unchanged", "runtime", "started", "reloaded"]
+_CLI_ATTEMPTS = 50  # x 20 ms: how long a live master may stay silent before it is restarted
 
 
 class ApplyFailed(Exception):
@@ -134,7 +135,8 @@ class Appliance:
             procs = self._running()
             applied = read_applied(self.layout)
             in_force = self._in_force(applied)
-            if procs is not None and in_force is not None:
+            # A master without workers serves nothing: only a reload can help it.
+            if procs is not None and procs.workers and in_force is not None:
                 if applied is not None and applied.config_sha256 == digest:
                     write_applied(self.layout, Applied(generation, digest))
                     return self._done("unchanged", generation, digest, [], timer)
@@ -173,11 +175,14 @@ class Appliance:
         it is stopped so that a fresh start takes over (this costs the appliance's traffic
         briefly, but leaves it in a state the agent can drive again).
         """
-        procs = self.process.proc_list()
-        if procs is None and self.process.master_pid() is not None:
-            log.warning("%s: HAProxy master not answering on its CLI; restarting it", self.name)
-            self.process.stop()
-        return procs
+        for _ in range(_CLI_ATTEMPTS):
+            procs = self.process.proc_list()
+            if procs is not None or self.process.master_pid() is None:
+                return procs
+            time.sleep(0.02)  # a momentary hiccup should not cost a restart
+        log.warning("%s: HAProxy master not answering on its CLI; restarting it", self.name)
+        self.process.stop()
+        return None
 
     def _in_force(self, applied: Applied | None) -> str | None:
         """haproxy.cfg, when it is the config the agent last applied (else it is unknown)."""
