@@ -25,6 +25,7 @@ class NetnsConflict(Exception):
 
 class ApplianceRegistry:
     def __init__(self, state_dir: Path, *, binary: Path = DEFAULT_BINARY) -> None:
+        state_dir = state_dir.resolve()  # HAProxy gets absolute paths whatever our cwd
         check_state_dir(state_dir)
         self.state_dir = state_dir
         self.binary = binary
