@@ -7,7 +7,7 @@ refuses writes (409). Deleted children stay as PENDING_DELETE rows until the rec
 removed them from the data plane.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -35,6 +35,13 @@ RESOURCE_NAMES: dict[type[m.Provisioned], str] = {
     m.Member: "Member",
     m.HealthMonitor: "Health Monitor",
 }
+REQUIRED = object()  # in update defaults: the attribute may be changed but not reset with null
+COMMON_DEFAULTS: dict[str, Any] = {
+    "name": "",
+    "description": "",
+    "admin_state_up": REQUIRED,
+    "tags": [],
+}
 
 
 @dataclass(frozen=True)
@@ -56,16 +63,28 @@ def scoped(table: type[R], scope: str | None) -> list[ColumnElement[bool]]:
     return [] if scope is None else [table.project_id == scope]
 
 
-def get_visible(session: Session, table: type[R], ident: str, scope: str | None) -> R:
+def get_visible(
+    session: Session, table: type[R], ident: str, scope: str | None, *where: ColumnElement[bool]
+) -> R:
     """The row, or 404 for unknown IDs and other projects' IDs alike (never 403)."""
-    row = session.scalar(select(table).where(table.id == ident, *scoped(table, scope)))
+    row = session.scalar(select(table).where(table.id == ident, *scoped(table, scope), *where))
     if row is None:
         raise NotFound(RESOURCE_NAMES[table], ident)
     return row
 
 
-def touch_loadbalancer(session: Session, lb_id: str, now: datetime) -> m.LoadBalancer:
-    """Lock the parent load balancer and record that its desired state changed."""
+def loadbalancer_of(session: Session, row: m.Provisioned) -> str:
+    if isinstance(row, m.LoadBalancer):
+        return row.id
+    if isinstance(row, m.Listener | m.Pool):
+        return row.loadbalancer_id
+    if isinstance(row, m.Member | m.HealthMonitor):
+        return session.get_one(m.Pool, row.pool_id).loadbalancer_id
+    raise TypeError(type(row))
+
+
+def touch_loadbalancer(session: Session, lb_id: str, now: datetime) -> None:
+    """Lock the load balancer and record that its desired state changed."""
     lb = session.scalar(select(m.LoadBalancer).where(m.LoadBalancer.id == lb_id).with_for_update())
     if lb is None:
         raise NotFound("Load Balancer", lb_id)
@@ -82,7 +101,23 @@ def touch_loadbalancer(session: Session, lb_id: str, now: datetime) -> m.LoadBal
         )
         .execution_options(synchronize_session="fetch")
     )
-    return lb
+
+
+@dataclass(frozen=True)
+class Opened(Generic[R]):
+    row: R
+    loadbalancer_id: str
+    now: datetime
+
+
+def open_write(
+    session: Session, table: type[R], ident: str, scope: str | None, *where: ColumnElement[bool]
+) -> Opened[R]:
+    """Start a write on (or under) a visible row: its load balancer is locked and bumped."""
+    row = get_visible(session, table, ident, scope, *where)
+    opened = Opened(row, loadbalancer_of(session, row), utcnow())
+    touch_loadbalancer(session, opened.loadbalancer_id, opened.now)
+    return opened
 
 
 def require_live(row: m.Provisioned) -> None:
@@ -102,10 +137,7 @@ def mark_deleted(row: m.Provisioned, now: datetime) -> None:
     row.updated_at = now
 
 
-REQUIRED = object()  # in update defaults: the attribute may be changed but not reset with null
-
-
-def apply_update(row: m.Base, body: BaseModel, defaults: Mapping[str, Any]) -> None:
+def apply_update(row: m.Provisioned, body: BaseModel, defaults: Mapping[str, Any]) -> None:
     """PUT semantics: set the attributes the client sent; null resets one to its default."""
     for name in body.model_fields_set & defaults.keys():
         value = getattr(body, name)
@@ -120,9 +152,34 @@ def apply_update(row: m.Base, body: BaseModel, defaults: Mapping[str, Any]) -> N
         setattr(row, name, value)
 
 
-COMMON_DEFAULTS: dict[str, Any] = {
-    "name": "",
-    "description": "",
-    "admin_state_up": REQUIRED,
-    "tags": [],
-}
+def update_row(
+    session: Session,
+    table: type[R],
+    ident: str,
+    scope: str | None,
+    body: BaseModel,
+    defaults: Mapping[str, Any],
+    check: Callable[[R], None] = lambda _: None,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> Opened[R]:
+    """PUT on a child: apply `body`, let `check` validate the result, mark it PENDING_UPDATE.
+    A failed check raises and the transaction rolls back."""
+    opened = open_write(session, table, ident, scope, *where)
+    require_live(opened.row)
+    apply_update(opened.row, body, defaults)
+    check(opened.row)
+    mark_updated(opened.row, opened.now)
+    session.flush()
+    return opened
+
+
+def delete_row(
+    session: Session,
+    table: type[R],
+    ident: str,
+    scope: str | None,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> Opened[R]:
+    opened = open_write(session, table, ident, scope, *where)
+    mark_deleted(opened.row, opened.now)
+    return opened

@@ -10,16 +10,13 @@ from steelyard.db.access import (
     COMMON_DEFAULTS,
     REQUIRED,
     Written,
-    apply_update,
+    delete_row,
     get_visible,
-    mark_deleted,
-    mark_updated,
+    open_write,
     require_live,
-    scoped,
-    touch_loadbalancer,
-    utcnow,
+    update_row,
 )
-from steelyard.db.listing import list_page
+from steelyard.db.listing import attributes, list_visible, show_visible
 from steelyard.db.tree import add_healthmonitor
 from steelyard.model.enums import HealthMonitorType
 from steelyard.model.faults import ValidationFailure
@@ -35,29 +32,9 @@ from steelyard.model.healthmonitor import (
 )
 from steelyard.model.listing import ListQuery
 
-ATTRIBUTES = (
-    "id",
-    "name",
-    "provisioning_status",
-    "operating_status",
-    "admin_state_up",
-    "project_id",
-    "pool_id",
-    "type",
-    "delay",
-    "timeout",
-    "max_retries",
-    "max_retries_down",
-    "http_method",
-    "url_path",
-    "expected_codes",
-    "http_version",
-    "domain_name",
-    "created_at",
-    "updated_at",
-)
+ATTRIBUTES = attributes(views.HM_FIELDS, "pool_id")
 UPDATE_DEFAULTS: dict[str, Any] = {
-    **{name: value for name, value in COMMON_DEFAULTS.items() if name != "description"},
+    **COMMON_DEFAULTS,
     "delay": REQUIRED,
     "timeout": REQUIRED,
     "max_retries": REQUIRED,
@@ -71,52 +48,39 @@ def list_healthmonitors(
     session: Session, scope: str | None, query: ListQuery
 ) -> list[HealthMonitorOut]:
     T = m.HealthMonitor
-    return views.healthmonitors(list_page(session, T, query, ATTRIBUTES, scoped(T, scope)))
+    return list_visible(session, T, scope, query, ATTRIBUTES, views.healthmonitors)
 
 
 def get_healthmonitor(session: Session, scope: str | None, ident: str) -> HealthMonitorOut:
-    return views.healthmonitors([get_visible(session, m.HealthMonitor, ident, scope)])[0]
+    return show_visible(session, m.HealthMonitor, scope, ident, views.healthmonitors)
 
 
 def create_healthmonitor(
     session: Session, scope: str | None, body: HealthMonitorCreate
 ) -> Written[HealthMonitorOut]:
-    pool = get_visible(session, m.Pool, body.pool_id, scope)
-    now = utcnow()
-    touch_loadbalancer(session, pool.loadbalancer_id, now)
-    require_live(pool)
-    monitor = add_healthmonitor(session, pool, body, now)
+    opened = open_write(session, m.Pool, body.pool_id, scope)
+    require_live(opened.row)
+    monitor = add_healthmonitor(session, opened.row, body, opened.now)
     session.flush()
-    return Written(views.healthmonitors([monitor])[0], pool.loadbalancer_id)
+    return Written(views.healthmonitors(session, [monitor])[0], opened.loadbalancer_id)
 
 
 def update_healthmonitor(
     session: Session, scope: str | None, ident: str, body: HealthMonitorUpdate
 ) -> Written[HealthMonitorOut]:
-    monitor = get_visible(session, m.HealthMonitor, ident, scope)
-    now = utcnow()
-    pool = session.get_one(m.Pool, monitor.pool_id)
-    touch_loadbalancer(session, pool.loadbalancer_id, now)
-    require_live(monitor)
-    hm_type = HealthMonitorType(monitor.type)
-    defaults = dict(UPDATE_DEFAULTS)
-    if hm_type in HTTP_TYPES:
-        defaults.update({name: HTTP_DEFAULTS[name] for name in HTTP_DEFAULTS})
-    else:
-        defaults.update({name: None for name in HTTP_DEFAULTS})
-    apply_update(monitor, body, defaults)
-    try:
-        check_http_fields(hm_type, {name: getattr(monitor, name) for name in HTTP_ONLY})
-    except ValueError as exc:
-        raise ValidationFailure(str(exc)) from None
-    mark_updated(monitor, now)
-    return Written(views.healthmonitors([monitor])[0], pool.loadbalancer_id)
+    hm_type = HealthMonitorType(get_visible(session, m.HealthMonitor, ident, scope).type)
+    http = hm_type in HTTP_TYPES
+    defaults = {**UPDATE_DEFAULTS, **{k: v if http else None for k, v in HTTP_DEFAULTS.items()}}
+
+    def check(monitor: m.HealthMonitor) -> None:
+        try:
+            check_http_fields(hm_type, {name: getattr(monitor, name) for name in HTTP_ONLY})
+        except ValueError as exc:
+            raise ValidationFailure(str(exc)) from None
+
+    opened = update_row(session, m.HealthMonitor, ident, scope, body, defaults, check)
+    return Written(views.healthmonitors(session, [opened.row])[0], opened.loadbalancer_id)
 
 
 def delete_healthmonitor(session: Session, scope: str | None, ident: str) -> Written[None]:
-    monitor = get_visible(session, m.HealthMonitor, ident, scope)
-    now = utcnow()
-    pool = session.get_one(m.Pool, monitor.pool_id)
-    touch_loadbalancer(session, pool.loadbalancer_id, now)
-    mark_deleted(monitor, now)
-    return Written(None, pool.loadbalancer_id)
+    return Written(None, delete_row(session, m.HealthMonitor, ident, scope).loadbalancer_id)

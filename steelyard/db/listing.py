@@ -5,7 +5,7 @@ first, with page_reverse); the sort keys get `created_at` and `id` appended so t
 is total, and the page continues after the marker in that order.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -25,14 +25,22 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from steelyard.db import models as m
+from steelyard.db.access import get_visible, scoped
 from steelyard.model.faults import BadRequest, echo
 from steelyard.model.listing import ListQuery
 
 R = TypeVar("R", bound=m.Provisioned)
+Body = TypeVar("Body")
+View = Callable[[Session, Sequence[R]], list[Body]]
 
 DEFAULT_SORT = ("created_at", "id")
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
+
+
+def attributes(fields: Sequence[str], *extra: str) -> tuple[str, ...]:
+    """The attributes of a response that lists may filter and sort on (not the JSON ones)."""
+    return tuple(name for name in (*fields, *extra) if name not in ("tags", "insert_headers"))
 
 
 def _column(table: type[R], name: str) -> InstrumentedAttribute[Any]:
@@ -125,3 +133,23 @@ def list_page(
     if query.page_reverse:
         rows.reverse()
     return rows
+
+
+def list_visible(
+    session: Session,
+    table: type[R],
+    scope: str | None,
+    query: ListQuery,
+    attributes: Sequence[str],
+    view: View[R, Body],
+    where: Sequence[ColumnElement[bool]] = (),
+) -> list[Body]:
+    """One page of what `scope` may see, as response bodies."""
+    rows = list_page(session, table, query, attributes, [*scoped(table, scope), *where])
+    return view(session, rows)
+
+
+def show_visible(
+    session: Session, table: type[R], scope: str | None, ident: str, view: View[R, Body]
+) -> Body:
+    return view(session, [get_visible(session, table, ident, scope)])[0]

@@ -12,13 +12,11 @@ from steelyard.db.access import (
     PENDING_CREATE,
     PENDING_DELETE,
     Written,
-    apply_update,
-    get_visible,
-    scoped,
-    touch_loadbalancer,
+    open_write,
+    update_row,
     utcnow,
 )
-from steelyard.db.listing import list_page
+from steelyard.db.listing import attributes, list_visible, show_visible
 from steelyard.db.tree import OFFLINE, add_tree
 from steelyard.db.vip import add_with_vip, choose_subnet
 from steelyard.model.faults import BadRequest, ValidationFailure
@@ -31,35 +29,18 @@ from steelyard.model.loadbalancer import (
     LoadBalancerUpdate,
 )
 
-ATTRIBUTES = (
-    "id",
-    "name",
-    "description",
-    "provisioning_status",
-    "operating_status",
-    "admin_state_up",
-    "project_id",
-    "vip_address",
-    "vip_port_id",
-    "vip_subnet_id",
-    "vip_network_id",
-    "provider",
-    "flavor_id",
-    "availability_zone",
-    "created_at",
-    "updated_at",
-)
+ATTRIBUTES = attributes(views.LB_FIELDS)
 
 
 def list_loadbalancers(
     session: Session, scope: str | None, query: ListQuery
 ) -> list[LoadBalancerOut]:
     T = m.LoadBalancer
-    return views.loadbalancers(session, list_page(session, T, query, ATTRIBUTES, scoped(T, scope)))
+    return list_visible(session, T, scope, query, ATTRIBUTES, views.loadbalancers)
 
 
 def get_loadbalancer(session: Session, scope: str | None, ident: str) -> LoadBalancerOut:
-    return views.loadbalancers(session, [get_visible(session, m.LoadBalancer, ident, scope)])[0]
+    return show_visible(session, m.LoadBalancer, scope, ident, views.loadbalancers)
 
 
 def create_loadbalancer(
@@ -108,10 +89,7 @@ def create_loadbalancer(
 def update_loadbalancer(
     session: Session, scope: str | None, ident: str, body: LoadBalancerUpdate
 ) -> Written[LoadBalancerOut]:
-    lb = get_visible(session, m.LoadBalancer, ident, scope)
-    touch_loadbalancer(session, lb.id, utcnow())
-    apply_update(lb, body, COMMON_DEFAULTS)
-    session.flush()
+    lb = update_row(session, m.LoadBalancer, ident, scope, body, COMMON_DEFAULTS).row
     return Written(views.loadbalancers(session, [lb])[0], lb.id)
 
 
@@ -127,15 +105,14 @@ def delete_loadbalancer(
 ) -> Written[None]:
     """Mark the load balancer and (cascade) its children PENDING_DELETE; the reconciler tears
     down the data plane and then removes the rows."""
-    lb = get_visible(session, m.LoadBalancer, ident, scope)
-    now = utcnow()
-    touch_loadbalancer(session, lb.id, now)  # 409 if already being deleted
+    opened = open_write(session, m.LoadBalancer, ident, scope)  # 409 if already being deleted
+    lb = opened.row
     if not cascade and (_live(session, m.Listener, lb.id) or _live(session, m.Pool, lb.id)):
         raise ValidationFailure(f"Cannot delete Load Balancer {lb.id} - it has children")
     lb.deleting = True
     lb.provisioning_status = PENDING_DELETE
     pool_ids = select(m.Pool.id).where(m.Pool.loadbalancer_id == lb.id).scalar_subquery()
-    doomed = {"provisioning_status": PENDING_DELETE, "updated_at": now}
+    doomed = {"provisioning_status": PENDING_DELETE, "updated_at": opened.now}
     for table, parent in (
         (m.Member, m.Member.pool_id.in_(pool_ids)),
         (m.HealthMonitor, m.HealthMonitor.pool_id.in_(pool_ids)),

@@ -9,39 +9,23 @@ from steelyard.db import views
 from steelyard.db.access import (
     COMMON_DEFAULTS,
     PENDING_DELETE,
+    Opened,
     Written,
-    apply_update,
+    delete_row,
     get_visible,
     mark_deleted,
     mark_updated,
+    open_write,
     require_live,
-    scoped,
-    touch_loadbalancer,
-    utcnow,
+    update_row,
 )
-from steelyard.db.listing import list_page
+from steelyard.db.listing import attributes, list_visible
 from steelyard.db.tree import add_member, monitored
-from steelyard.model.faults import NotFound, ValidationFailure
+from steelyard.model.faults import ValidationFailure
 from steelyard.model.listing import ListQuery
 from steelyard.model.member import DEFAULT_WEIGHT, MemberCreate, MemberOut, MemberUpdate
 
-ATTRIBUTES = (
-    "id",
-    "name",
-    "provisioning_status",
-    "operating_status",
-    "admin_state_up",
-    "project_id",
-    "address",
-    "protocol_port",
-    "weight",
-    "backup",
-    "subnet_id",
-    "monitor_address",
-    "monitor_port",
-    "created_at",
-    "updated_at",
-)
+ATTRIBUTES = attributes(views.MEMBER_FIELDS)
 UPDATE_DEFAULTS = {
     **COMMON_DEFAULTS,
     "weight": DEFAULT_WEIGHT,
@@ -52,62 +36,52 @@ UPDATE_DEFAULTS = {
 REPLACED = ("name", "admin_state_up", "weight", "backup", "monitor_address", "monitor_port")
 
 
+def _in_pool(session: Session, scope: str | None, pool_id: str) -> m.Pool:
+    return get_visible(session, m.Pool, pool_id, scope)
+
+
 def list_members(
     session: Session, scope: str | None, pool_id: str, query: ListQuery
 ) -> list[MemberOut]:
-    pool = get_visible(session, m.Pool, pool_id, scope)
-    where = [m.Member.pool_id == pool.id, *scoped(m.Member, scope)]
-    return views.members(list_page(session, m.Member, query, ATTRIBUTES, where))
-
-
-def _member(session: Session, scope: str | None, pool_id: str, ident: str) -> m.Member:
-    pool = get_visible(session, m.Pool, pool_id, scope)
-    member = get_visible(session, m.Member, ident, scope)
-    if member.pool_id != pool.id:
-        raise NotFound("Member", ident)
-    return member
+    in_pool = [m.Member.pool_id == _in_pool(session, scope, pool_id).id]
+    return list_visible(session, m.Member, scope, query, ATTRIBUTES, views.members, in_pool)
 
 
 def get_member(session: Session, scope: str | None, pool_id: str, ident: str) -> MemberOut:
-    return views.members([_member(session, scope, pool_id, ident)])[0]
+    pool = _in_pool(session, scope, pool_id)
+    member = get_visible(session, m.Member, ident, scope, m.Member.pool_id == pool.id)
+    return views.members(session, [member])[0]
 
 
-def _live_pool(session: Session, scope: str | None, pool_id: str) -> m.Pool:
-    pool = get_visible(session, m.Pool, pool_id, scope)
-    touch_loadbalancer(session, pool.loadbalancer_id, utcnow())
-    require_live(pool)
-    return pool
+def _open_pool(session: Session, scope: str | None, pool_id: str) -> Opened[m.Pool]:
+    opened = open_write(session, m.Pool, pool_id, scope)
+    require_live(opened.row)
+    return opened
 
 
 def create_member(
     session: Session, scope: str | None, pool_id: str, body: MemberCreate
 ) -> Written[MemberOut]:
-    pool = _live_pool(session, scope, pool_id)
-    member = add_member(session, pool, body, utcnow(), monitored(session, pool.id))
+    opened = _open_pool(session, scope, pool_id)
+    pool = opened.row
+    member = add_member(session, pool, body, opened.now, monitored(session, pool.id))
     session.flush()
-    return Written(views.members([member])[0], pool.loadbalancer_id)
+    return Written(views.members(session, [member])[0], opened.loadbalancer_id)
 
 
 def update_member(
     session: Session, scope: str | None, pool_id: str, ident: str, body: MemberUpdate
 ) -> Written[MemberOut]:
-    member = _member(session, scope, pool_id, ident)
-    now = utcnow()
-    pool = session.get_one(m.Pool, member.pool_id)
-    touch_loadbalancer(session, pool.loadbalancer_id, now)
-    require_live(member)
-    apply_update(member, body, UPDATE_DEFAULTS)
-    mark_updated(member, now)
-    return Written(views.members([member])[0], pool.loadbalancer_id)
+    pool = _in_pool(session, scope, pool_id)
+    in_pool = [m.Member.pool_id == pool.id]
+    opened = update_row(session, m.Member, ident, scope, body, UPDATE_DEFAULTS, where=in_pool)
+    return Written(views.members(session, [opened.row])[0], opened.loadbalancer_id)
 
 
 def delete_member(session: Session, scope: str | None, pool_id: str, ident: str) -> Written[None]:
-    member = _member(session, scope, pool_id, ident)
-    now = utcnow()
-    pool = session.get_one(m.Pool, member.pool_id)
-    touch_loadbalancer(session, pool.loadbalancer_id, now)
-    mark_deleted(member, now)
-    return Written(None, pool.loadbalancer_id)
+    pool = _in_pool(session, scope, pool_id)
+    opened = delete_row(session, m.Member, ident, scope, [m.Member.pool_id == pool.id])
+    return Written(None, opened.loadbalancer_id)
 
 
 def replace_members(
@@ -119,8 +93,8 @@ def replace_members(
 ) -> Written[None]:
     """Batch update: the request is the pool's new member set. Members are matched by
     (address, protocol_port); unmatched existing ones are deleted unless `additive_only`."""
-    pool = _live_pool(session, scope, pool_id)
-    now = utcnow()
+    opened = _open_pool(session, scope, pool_id)
+    pool, now = opened.row, opened.now
     wanted = {(body.address, body.protocol_port): body for body in bodies}
     if len(wanted) < len(bodies):
         raise ValidationFailure("The same address and protocol_port appear more than once.")
@@ -145,4 +119,4 @@ def replace_members(
     has_monitor = monitored(session, pool.id)
     for body in wanted.values():
         add_member(session, pool, body, now, has_monitor)
-    return Written(None, pool.loadbalancer_id)
+    return Written(None, opened.loadbalancer_id)

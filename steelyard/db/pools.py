@@ -10,45 +10,29 @@ from steelyard.db.access import (
     PENDING_DELETE,
     REQUIRED,
     Written,
-    apply_update,
+    delete_row,
     get_visible,
-    mark_deleted,
     mark_updated,
+    open_write,
     require_live,
-    scoped,
-    touch_loadbalancer,
-    utcnow,
+    update_row,
 )
-from steelyard.db.listing import list_page
+from steelyard.db.listing import attributes, list_visible, show_visible
 from steelyard.db.tree import add_pool, check_protocols
 from steelyard.model.faults import Conflict, ValidationFailure
 from steelyard.model.fields import reason
 from steelyard.model.listing import ListQuery
 from steelyard.model.pool import PoolCreate, PoolOut, PoolUpdate, merge_persistence
 
-ATTRIBUTES = (
-    "id",
-    "name",
-    "description",
-    "provisioning_status",
-    "operating_status",
-    "admin_state_up",
-    "project_id",
-    "protocol",
-    "lb_algorithm",
-    "loadbalancer_id",
-    "created_at",
-    "updated_at",
-)
+ATTRIBUTES = attributes(views.POOL_FIELDS, "loadbalancer_id")
 
 
 def list_pools(session: Session, scope: str | None, query: ListQuery) -> list[PoolOut]:
-    T = m.Pool
-    return views.pools(session, list_page(session, T, query, ATTRIBUTES, scoped(T, scope)))
+    return list_visible(session, m.Pool, scope, query, ATTRIBUTES, views.pools)
 
 
 def get_pool(session: Session, scope: str | None, ident: str) -> PoolOut:
-    return views.pools(session, [get_visible(session, m.Pool, ident, scope)])[0]
+    return show_visible(session, m.Pool, scope, ident, views.pools)
 
 
 def _listener_for(session: Session, scope: str | None, body: PoolCreate) -> m.Listener | None:
@@ -73,43 +57,36 @@ def _listener_for(session: Session, scope: str | None, body: PoolCreate) -> m.Li
 def create_pool(session: Session, scope: str | None, body: PoolCreate) -> Written[PoolOut]:
     listener = _listener_for(session, scope, body)
     lb_id = listener.loadbalancer_id if listener else str(body.loadbalancer_id)
-    lb = get_visible(session, m.LoadBalancer, lb_id, scope)
-    now = utcnow()
-    touch_loadbalancer(session, lb.id, now)
-    pool = add_pool(session, lb, body, now)
+    opened = open_write(session, m.LoadBalancer, lb_id, scope)
+    pool = add_pool(session, opened.row, body, opened.now)
     if listener is not None:
         listener.default_pool_id = pool.id
-        mark_updated(listener, now)
+        mark_updated(listener, opened.now)
     session.flush()
-    return Written(views.pools(session, [pool])[0], lb.id)
+    return Written(views.pools(session, [pool])[0], lb_id)
 
 
 def update_pool(
     session: Session, scope: str | None, ident: str, body: PoolUpdate
 ) -> Written[PoolOut]:
-    pool = get_visible(session, m.Pool, ident, scope)
-    now = utcnow()
-    touch_loadbalancer(session, pool.loadbalancer_id, now)
-    require_live(pool)
-    if "session_persistence" in body.model_fields_set:
-        try:
-            pool.session_persistence = merge_persistence(
-                pool.session_persistence, body.session_persistence
-            )
-        except ValueError as exc:
-            raise ValidationFailure(reason(exc)) from None
-    apply_update(pool, body, {**COMMON_DEFAULTS, "lb_algorithm": REQUIRED})
-    mark_updated(pool, now)
-    session.flush()
-    return Written(views.pools(session, [pool])[0], pool.loadbalancer_id)
+    def check(pool: m.Pool) -> None:
+        if "session_persistence" in body.model_fields_set:
+            try:
+                pool.session_persistence = merge_persistence(
+                    pool.session_persistence, body.session_persistence
+                )
+            except ValueError as exc:
+                raise ValidationFailure(reason(exc)) from None
+
+    defaults = {**COMMON_DEFAULTS, "lb_algorithm": REQUIRED}
+    opened = update_row(session, m.Pool, ident, scope, body, defaults, check)
+    return Written(views.pools(session, [opened.row])[0], opened.loadbalancer_id)
 
 
 def delete_pool(session: Session, scope: str | None, ident: str) -> Written[None]:
     """The pool, its members and its health monitor go; listeners lose it as default pool."""
-    pool = get_visible(session, m.Pool, ident, scope)
-    now = utcnow()
-    touch_loadbalancer(session, pool.loadbalancer_id, now)
-    mark_deleted(pool, now)
+    opened = delete_row(session, m.Pool, ident, scope)
+    pool, now = opened.row, opened.now
     doomed = {"provisioning_status": PENDING_DELETE, "updated_at": now}
     for table in (m.Member, m.HealthMonitor):
         session.execute(
@@ -124,4 +101,4 @@ def delete_pool(session: Session, scope: str | None, ident: str) -> Written[None
         listener.default_pool_id = None
         if listener.provisioning_status != PENDING_DELETE:
             mark_updated(listener, now)
-    return Written(None, pool.loadbalancer_id)
+    return Written(None, opened.loadbalancer_id)

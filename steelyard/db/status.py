@@ -1,11 +1,12 @@
 """The status tree of a load balancer and its summed statistics."""
 
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
 from steelyard.db.access import get_visible
-from steelyard.model.enums import HealthMonitorType, OperatingStatus, ProvisioningStatus
 from steelyard.model.status import (
     HealthMonitorStatus,
     ListenerStatus,
@@ -16,31 +17,28 @@ from steelyard.model.status import (
 )
 
 
+def _state(row: m.Provisioned) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "provisioning_status": row.provisioning_status,
+        "operating_status": row.operating_status,
+    }
+
+
 def _pool_status(pool: m.Pool, members: list[m.Member], hm: m.HealthMonitor | None) -> PoolStatus:
-    return PoolStatus(
-        id=pool.id,
-        name=pool.name,
-        provisioning_status=ProvisioningStatus(pool.provisioning_status),
-        operating_status=OperatingStatus(pool.operating_status),
-        healthmonitor=HealthMonitorStatus(
-            id=hm.id,
-            name=hm.name,
-            type=HealthMonitorType(hm.type),
-            provisioning_status=ProvisioningStatus(hm.provisioning_status),
+    monitor = None
+    if hm is not None:
+        monitor = HealthMonitorStatus(
+            id=hm.id, name=hm.name, type=hm.type, provisioning_status=hm.provisioning_status
         )
-        if hm
-        else None,
+    return PoolStatus(
+        **_state(pool),
+        healthmonitor=monitor,
         members=[
-            MemberStatus(
-                id=member.id,
-                name=member.name,
-                provisioning_status=ProvisioningStatus(member.provisioning_status),
-                operating_status=OperatingStatus(member.operating_status),
-                address=member.address,
-                protocol_port=member.protocol_port,
-            )
-            for member in members
-            if member.pool_id == pool.id
+            MemberStatus(**_state(mb), address=mb.address, protocol_port=mb.protocol_port)
+            for mb in members
+            if mb.pool_id == pool.id
         ],
     )
 
@@ -67,16 +65,10 @@ def status_tree(session: Session, scope: str | None, ident: str) -> LoadBalancer
     }
     statuses = {pool.id: _pool_status(pool, list(members), monitors.get(pool.id)) for pool in pools}
     return LoadBalancerStatus(
-        id=lb.id,
-        name=lb.name,
-        provisioning_status=ProvisioningStatus(lb.provisioning_status),
-        operating_status=OperatingStatus(lb.operating_status),
+        **_state(lb),
         listeners=[
             ListenerStatus(
-                id=listener.id,
-                name=listener.name,
-                provisioning_status=ProvisioningStatus(listener.provisioning_status),
-                operating_status=OperatingStatus(listener.operating_status),
+                **_state(listener),
                 pools=[statuses[listener.default_pool_id]]
                 if listener.default_pool_id in statuses
                 else [],

@@ -49,23 +49,21 @@ def _children(
     return found
 
 
+LB_FIELDS = (
+    *COMMON,
+    "vip_address",
+    "vip_port_id",
+    "vip_subnet_id",
+    "vip_network_id",
+    "provider",
+    "flavor_id",
+    "availability_zone",
+)
+POOL_FIELDS = (*COMMON, "protocol", "lb_algorithm")
+
+
 def _lb_fields(lb: m.LoadBalancer) -> dict[str, Any]:
-    fields = _columns(lb, COMMON)
-    fields.update(
-        _columns(
-            lb,
-            (
-                "vip_address",
-                "vip_port_id",
-                "vip_subnet_id",
-                "vip_network_id",
-                "provider",
-                "flavor_id",
-                "availability_zone",
-            ),
-        )
-    )
-    return fields
+    return _columns(lb, LB_FIELDS)
 
 
 def loadbalancers(session: Session, rows: Sequence[m.LoadBalancer]) -> list[LoadBalancerOut]:
@@ -93,7 +91,7 @@ LISTENER_FIELDS = (
 )
 
 
-def listeners(rows: Sequence[m.Listener]) -> list[ListenerOut]:
+def listeners(_: Session, rows: Sequence[m.Listener]) -> list[ListenerOut]:
     return [
         ListenerOut(**_columns(row, LISTENER_FIELDS), loadbalancers=ids([row.loadbalancer_id]))
         for row in rows
@@ -112,7 +110,7 @@ MEMBER_FIELDS = (
 )
 
 
-def members(rows: Sequence[m.Member]) -> list[MemberOut]:
+def members(_: Session, rows: Sequence[m.Member]) -> list[MemberOut]:
     return [MemberOut(**_columns(row, MEMBER_FIELDS)) for row in rows]
 
 
@@ -131,12 +129,12 @@ HM_FIELDS = (
 )
 
 
-def healthmonitors(rows: Sequence[m.HealthMonitor]) -> list[HealthMonitorOut]:
+def healthmonitors(_: Session, rows: Sequence[m.HealthMonitor]) -> list[HealthMonitorOut]:
     return [HealthMonitorOut(**_columns(row, HM_FIELDS), pools=ids([row.pool_id])) for row in rows]
 
 
 def _pool_fields(row: m.Pool, pool_listeners: list[str]) -> dict[str, Any]:
-    fields = _columns(row, (*COMMON, "protocol", "lb_algorithm"))
+    fields = _columns(row, POOL_FIELDS)
     persistence = row.session_persistence
     fields["session_persistence"] = SessionPersistenceOut(**persistence) if persistence else None
     fields["listeners"] = ids(pool_listeners)
@@ -192,7 +190,7 @@ def loadbalancer_full(session: Session, lb: m.LoadBalancer) -> LoadBalancerFull:
         full_pools.append(
             PoolFull(
                 **_pool_fields(pool, pool_listeners[pool.id]),
-                members=members(pool_members[pool.id]),
+                members=members(session, pool_members[pool.id]),
                 healthmonitor=HealthMonitorFull(**_columns(monitor, HM_FIELDS))
                 if monitor
                 else None,

@@ -21,11 +21,11 @@ from pydantic import (
     ValidationError,
 )
 
+from steelyard.model.enums import OperatingStatus, ProvisioningStatus
 from steelyard.model.faults import echo
 
 MAX_INT32 = 2**31 - 1
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 PROJECT_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,255}$"
 
 
@@ -47,10 +47,16 @@ def _printable(value: str) -> str:
     return value
 
 
-def _uuid(value: str) -> str:
-    if not _UUID.fullmatch(value):
-        raise ValueError("Invalid UUID")
-    return value.lower()
+def matching(pattern: str, message: str) -> AfterValidator:
+    """The whole value matches `pattern` (a trailing newline does not slip through)."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(message)
+        return value
+
+    return AfterValidator(check)
 
 
 def _ip(value: str) -> str:
@@ -65,7 +71,12 @@ def _ip(value: str) -> str:
 
 Text = Annotated[str, StringConstraints(max_length=255), AfterValidator(_printable)]
 Tags = Annotated[list[Text], Field(max_length=100)]
-Uuid = Annotated[str, StringConstraints(max_length=36), AfterValidator(_uuid)]
+Uuid = Annotated[
+    str,
+    StringConstraints(max_length=36),
+    matching(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", "Invalid UUID"),
+    AfterValidator(str.lower),
+]
 ProjectId = Annotated[str, StringConstraints(pattern=PROJECT_ID_PATTERN)]
 IPAddress = Annotated[str, StringConstraints(max_length=64), AfterValidator(_ip)]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -79,6 +90,45 @@ Timestamp = Annotated[
 
 class IdRef(Out):
     id: str
+
+
+class NamedCreate(Body):
+    name: Text | None = None
+    admin_state_up: bool = True
+    tags: Tags = Field(default_factory=list)
+
+
+class DescribedCreate(NamedCreate):
+    description: Text | None = None
+
+
+class NamedUpdate(Body):
+    """Set the attributes given; null resets one to its default (what `openstack ... unset`
+    sends)."""
+
+    name: Text | None = None
+    admin_state_up: bool | None = None
+    tags: Tags | None = None
+
+
+class DescribedUpdate(NamedUpdate):
+    description: Text | None = None
+
+
+class ProvisionedOut(Out):
+    id: str
+    name: str
+    provisioning_status: ProvisioningStatus
+    operating_status: OperatingStatus
+    admin_state_up: bool
+    project_id: str
+    created_at: Timestamp
+    updated_at: Timestamp | None
+    tags: list[str]
+
+
+class DescribedOut(ProvisionedOut):
+    description: str
 
 
 def ids(values: list[str]) -> list[IdRef]:

@@ -10,13 +10,17 @@ from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from steelyard.model.enums import (
-    HealthMonitorType,
-    HTTPMethod,
-    OperatingStatus,
-    ProvisioningStatus,
+from steelyard.model.enums import HealthMonitorType, HTTPMethod
+from steelyard.model.fields import (
+    Body,
+    IdRef,
+    NamedCreate,
+    NamedUpdate,
+    ProjectId,
+    ProvisionedOut,
+    Uuid,
+    matching,
 )
-from steelyard.model.fields import Body, IdRef, Out, ProjectId, Tags, Text, Timestamp, Uuid
 from steelyard.model.options import refusing
 
 HTTP_TYPES = (HealthMonitorType.HTTP, HealthMonitorType.HTTPS)
@@ -31,16 +35,10 @@ HTTP_VERSIONS = (1.0, 1.1)
 
 # RFC 3986: path-abempty ["?" query]; pchar = unreserved / pct-encoded / sub-delims / ":" / "@"
 _PCHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
-_URL_PATH = re.compile(rf"^/(?:{_PCHAR}|/)*(?:\?(?:{_PCHAR}|[/?])*)?$")
+_URL_PATH = rf"/(?:{_PCHAR}|/)*(?:\?(?:{_PCHAR}|[/?])*)?"
 _EXPECTED_CODES = re.compile(r"^(?:\d{3}(?:,\d{3})*|\d{3}-\d{3})$")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
-
-
-def _url_path(value: str) -> str:
-    if not _URL_PATH.fullmatch(value):
-        raise ValueError('url_path must start with "/" and contain only RFC 3986 path characters')
-    return value
+_DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
 
 
 def _expected_codes(value: str) -> str:
@@ -54,21 +52,21 @@ def _expected_codes(value: str) -> str:
     return value
 
 
-def _domain(value: str) -> str:
-    if len(value) > 253 or not _DOMAIN.fullmatch(value):
-        raise ValueError("domain_name must be a host name")
-    return value
-
-
 def _http_version(value: float) -> float:
     if value not in HTTP_VERSIONS:
         raise ValueError("http_version must be 1.0 or 1.1")
     return value
 
 
-UrlPath = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_url_path)]
+UrlPath = Annotated[
+    str,
+    StringConstraints(max_length=2048),
+    matching(_URL_PATH, 'url_path must start with "/" and contain only RFC 3986 path characters'),
+]
 ExpectedCodes = Annotated[str, StringConstraints(max_length=64), AfterValidator(_expected_codes)]
-DomainName = Annotated[str, StringConstraints(min_length=1), AfterValidator(_domain)]
+DomainName = Annotated[
+    str, StringConstraints(max_length=253), matching(_DOMAIN, "domain_name must be a host name")
+]
 HttpVersion = Annotated[float, AfterValidator(_http_version)]
 Seconds = Annotated[int, Field(ge=1, le=86400)]
 Retries = Annotated[int, Field(ge=1, le=10)]
@@ -87,20 +85,24 @@ def check_http_fields(hm_type: HealthMonitorType, values: dict[str, Any]) -> Non
         raise ValueError("domain_name requires http_version 1.1")
 
 
-class HealthMonitorSingleCreate(Body):
-    name: Text | None = None
+class _Checks(Body):
+    delay: Seconds | None = None
+    timeout: Seconds | None = None
+    max_retries: Retries | None = None
+    max_retries_down: Retries | None = None
+    http_method: HTTPMethod | None = None
+    url_path: UrlPath | None = None
+    expected_codes: ExpectedCodes | None = None
+    http_version: HttpVersion | None = None
+    domain_name: DomainName | None = None
+
+
+class HealthMonitorSingleCreate(_Checks, NamedCreate):
     type: MonitorType
     delay: Seconds
     timeout: Seconds
     max_retries: Retries
     max_retries_down: Retries = DEFAULT_MAX_RETRIES_DOWN
-    http_method: HTTPMethod | None = None
-    url_path: UrlPath | None = None
-    expected_codes: ExpectedCodes | None = None
-    admin_state_up: bool = True
-    tags: Tags = Field(default_factory=list)
-    http_version: HttpVersion | None = None
-    domain_name: DomainName | None = None
 
     @model_validator(mode="after")
     def _by_type(self) -> Self:
@@ -117,39 +119,17 @@ class HealthMonitorCreateRoot(Body):
     healthmonitor: HealthMonitorCreate
 
 
-class HealthMonitorUpdate(Body):
-    """Set attributes; null resets an optional one to its default."""
-
-    name: Text | None = None
-    delay: Seconds | None = None
-    timeout: Seconds | None = None
-    max_retries: Retries | None = None
-    max_retries_down: Retries | None = None
-    http_method: HTTPMethod | None = None
-    url_path: UrlPath | None = None
-    expected_codes: ExpectedCodes | None = None
-    admin_state_up: bool | None = None
-    tags: Tags | None = None
-    http_version: HttpVersion | None = None
-    domain_name: DomainName | None = None
-
-    @model_validator(mode="after")
-    def _required_stay(self) -> Self:
-        for name in ("delay", "timeout", "max_retries", "admin_state_up"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} may not be null")
-        return self
+class HealthMonitorUpdate(_Checks, NamedUpdate):
+    """The type-dependent rules are checked after merging with the stored monitor."""
 
 
 class HealthMonitorUpdateRoot(Body):
     healthmonitor: HealthMonitorUpdate
 
 
-class HealthMonitorFull(Out):
+class HealthMonitorFull(ProvisionedOut):
     """As embedded in a fully populated load balancer (no `pools` back-reference)."""
 
-    id: str
-    name: str
     type: HealthMonitorType
     delay: int
     timeout: int
@@ -158,13 +138,6 @@ class HealthMonitorFull(Out):
     http_method: str | None
     url_path: str | None
     expected_codes: str | None
-    admin_state_up: bool
-    project_id: str
-    provisioning_status: ProvisioningStatus
-    operating_status: OperatingStatus
-    created_at: Timestamp
-    updated_at: Timestamp | None
-    tags: list[str]
     http_version: float | None
     domain_name: str | None
 

@@ -4,17 +4,16 @@ from typing import Annotated, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
-from steelyard.model.enums import ListenerProtocol, OperatingStatus, ProvisioningStatus
+from steelyard.model.enums import ListenerProtocol
 from steelyard.model.fields import (
     MAX_INT32,
     Body,
+    DescribedCreate,
+    DescribedOut,
+    DescribedUpdate,
     IdRef,
-    Out,
     Port,
     ProjectId,
-    Tags,
-    Text,
-    Timestamp,
     Uuid,
 )
 from steelyard.model.options import Absent, refusing
@@ -69,10 +68,7 @@ class _TlsAbsent(Body):
     hsts_preload: Absent = None
 
 
-class ListenerSingleCreate(_TlsAbsent):
-    name: Text | None = None
-    description: Text | None = None
-    admin_state_up: bool = True
+class ListenerSingleCreate(_TlsAbsent, DescribedCreate):
     protocol: Protocol
     protocol_port: Port
     connection_limit: ConnectionLimit = -1
@@ -84,7 +80,6 @@ class ListenerSingleCreate(_TlsAbsent):
     timeout_member_connect: TimeoutMs = DEFAULT_TIMEOUTS["timeout_member_connect"]
     timeout_member_data: TimeoutMs = DEFAULT_TIMEOUTS["timeout_member_data"]
     timeout_tcp_inspect: TimeoutMs = DEFAULT_TIMEOUTS["timeout_tcp_inspect"]
-    tags: Tags = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -103,12 +98,7 @@ class ListenerCreateRoot(Body):
     listener: ListenerCreate
 
 
-class ListenerUpdate(_TlsAbsent):
-    """Set attributes; null resets one to its default (default_pool_id: no default pool)."""
-
-    name: Text | None = None
-    description: Text | None = None
-    admin_state_up: bool | None = None
+class ListenerUpdate(_TlsAbsent, DescribedUpdate):
     connection_limit: ConnectionLimit | None = None
     default_pool_id: Uuid | None = None
     insert_headers: InsertHeaders | None = None
@@ -116,36 +106,25 @@ class ListenerUpdate(_TlsAbsent):
     timeout_member_connect: TimeoutMs | None = None
     timeout_member_data: TimeoutMs | None = None
     timeout_tcp_inspect: TimeoutMs | None = None
-    tags: Tags | None = None
 
 
 class ListenerUpdateRoot(Body):
     listener: ListenerUpdate
 
 
-class ListenerFull(Out):
+class ListenerFull(DescribedOut):
     """As embedded in a fully populated load balancer (no `loadbalancers` back-reference)."""
 
-    id: str
-    name: str
-    description: str
-    provisioning_status: ProvisioningStatus
-    operating_status: OperatingStatus
-    admin_state_up: bool
     protocol: ListenerProtocol
     protocol_port: int
     connection_limit: int
     default_pool_id: str | None
-    project_id: str
     l7policies: list[IdRef] = Field(default_factory=list)
     insert_headers: dict[str, str]
-    created_at: Timestamp
-    updated_at: Timestamp | None
     timeout_client_data: int
     timeout_member_connect: int
     timeout_member_data: int
     timeout_tcp_inspect: int
-    tags: list[str]
     default_tls_container_ref: None = None
     sni_container_refs: list[str] = Field(default_factory=list)
     client_ca_tls_container_ref: None = None

@@ -4,16 +4,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from steelyard.model.enums import OperatingStatus, ProvisioningStatus
 from steelyard.model.fields import (
     Body,
+    DescribedCreate,
+    DescribedOut,
+    DescribedUpdate,
     IdRef,
     IPAddress,
-    Out,
     ProjectId,
-    Tags,
     Text,
-    Timestamp,
     Uuid,
 )
 from steelyard.model.listener import ListenerFull, ListenerSingleCreate
@@ -23,10 +22,7 @@ from steelyard.model.pool import PoolFull, PoolSingleCreate
 PROVIDER = "appliance"
 
 
-class LoadBalancerCreate(Body):
-    name: Text | None = None
-    description: Text | None = None
-    admin_state_up: bool = True
+class LoadBalancerCreate(DescribedCreate):
     vip_address: IPAddress | None = None
     vip_subnet_id: Uuid | None = None
     vip_network_id: Uuid | None = None
@@ -42,7 +38,6 @@ class LoadBalancerCreate(Body):
     provider: Literal["appliance"] | None = None
     flavor_id: Uuid | None = None
     availability_zone: Text | None = None
-    tags: Tags = Field(default_factory=list)
 
     @property
     def fully_populated(self) -> bool:
@@ -53,28 +48,15 @@ class LoadBalancerCreateRoot(Body):
     loadbalancer: LoadBalancerCreate
 
 
-class LoadBalancerUpdate(Body):
-    name: Text | None = None
-    description: Text | None = None
-    admin_state_up: bool | None = None
+class LoadBalancerUpdate(DescribedUpdate):
     vip_qos_policy_id: Absent = None
-    tags: Tags | None = None
 
 
 class LoadBalancerUpdateRoot(Body):
     loadbalancer: LoadBalancerUpdate
 
 
-class _LoadBalancerBase(Out):
-    id: str
-    name: str
-    description: str
-    provisioning_status: ProvisioningStatus
-    operating_status: OperatingStatus
-    admin_state_up: bool
-    project_id: str
-    created_at: Timestamp
-    updated_at: Timestamp | None
+class _LoadBalancerBase(DescribedOut):
     vip_address: str
     vip_port_id: str
     vip_subnet_id: str
@@ -83,7 +65,6 @@ class _LoadBalancerBase(Out):
     provider: str
     flavor_id: str | None
     availability_zone: str | None
-    tags: list[str]
     additional_vips: list[str] = Field(default_factory=list)
 
 

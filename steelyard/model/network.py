@@ -1,14 +1,11 @@
 """VIP networks and subnets (Steelyard extension, `/v2/steelyard/...`)."""
 
 import ipaddress
-import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, StringConstraints
 
-from steelyard.model.fields import Body, IPAddress, Out, Text, Timestamp, Uuid
-
-_IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+from steelyard.model.fields import Body, IPAddress, Out, Text, Timestamp, Uuid, matching
 
 
 def _cidr(value: str) -> str:
@@ -21,14 +18,10 @@ def _cidr(value: str) -> str:
     return str(network)
 
 
-def _ifname(value: str) -> str:
-    if not _IFNAME.fullmatch(value):
-        raise ValueError("bridge must be an interface name: 1-15 of A-Z a-z 0-9 _ . -")
-    return value
-
-
 Cidr = Annotated[str, StringConstraints(max_length=64), AfterValidator(_cidr)]
-IfName = Annotated[str, AfterValidator(_ifname)]
+IfName = Annotated[
+    str, matching(r"[A-Za-z0-9_.-]{1,15}", "bridge must be an interface name: 1-15 of A-Za-z0-9_.-")
+]
 NetworkKind = Literal["bridge", "loopback"]
 
 

@@ -1,31 +1,28 @@
 """Pool and session persistence request and response bodies (Octavia v2 `pool`)."""
 
 import ipaddress
-import re
 from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from steelyard.model.enums import (
-    LBAlgorithm,
-    OperatingStatus,
-    PoolProtocol,
-    ProvisioningStatus,
-    SessionPersistenceType,
+from steelyard.model.enums import LBAlgorithm, PoolProtocol, SessionPersistenceType
+from steelyard.model.fields import (
+    Body,
+    DescribedCreate,
+    DescribedOut,
+    DescribedUpdate,
+    IdRef,
+    Out,
+    ProjectId,
+    Uuid,
+    matching,
 )
-from steelyard.model.fields import Body, IdRef, Out, ProjectId, Tags, Text, Timestamp, Uuid
 from steelyard.model.healthmonitor import HealthMonitorFull, HealthMonitorSingleCreate
 from steelyard.model.member import MemberOut, MemberSingleCreate
 from steelyard.model.options import Absent, refusing
 
 # RFC 6265 cookie-name = token (RFC 2616): visible ASCII except separators
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-
-
-def _cookie_name(value: str) -> str:
-    if not _TOKEN.fullmatch(value):
-        raise ValueError('Supplied "cookie_name" is invalid.')
-    return value
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 
 
 def _netmask(value: str) -> str:
@@ -38,17 +35,25 @@ def _netmask(value: str) -> str:
     return value
 
 
-CookieName = Annotated[str, StringConstraints(max_length=255), AfterValidator(_cookie_name)]
+CookieName = Annotated[
+    str, StringConstraints(max_length=255), matching(_TOKEN, 'Supplied "cookie_name" is invalid.')
+]
 Netmask = Annotated[str, StringConstraints(max_length=64), AfterValidator(_netmask)]
 Protocol = Annotated[PoolProtocol, refusing("HTTPS", "PROXY", "PROXYV2", "UDP", "SCTP")]
 Algorithm = LBAlgorithm
 
 
-class SessionPersistence(Body):
-    type: SessionPersistenceType
+class SessionPersistenceUpdate(Body):
+    """On PUT: merged with the stored value, then checked as a whole."""
+
+    type: SessionPersistenceType | None = None
     cookie_name: CookieName | None = None
     persistence_timeout: Annotated[int, Field(ge=1, le=86400)] | None = None
     persistence_granularity: Netmask | None = None
+
+
+class SessionPersistence(SessionPersistenceUpdate):
+    type: SessionPersistenceType
 
     @model_validator(mode="after")
     def _by_type(self) -> Self:
@@ -70,15 +75,6 @@ class SessionPersistence(Body):
         return self
 
 
-class SessionPersistenceUpdate(Body):
-    """Merged with the stored value, then checked as a whole."""
-
-    type: SessionPersistenceType | None = None
-    cookie_name: CookieName | None = None
-    persistence_timeout: Annotated[int, Field(ge=1, le=86400)] | None = None
-    persistence_granularity: Netmask | None = None
-
-
 class _TlsAbsent(Body):
     tls_enabled: Absent = None
     tls_container_ref: Absent = None
@@ -89,13 +85,10 @@ class _TlsAbsent(Body):
     alpn_protocols: Absent = None
 
 
-class PoolSingleCreate(_TlsAbsent):
+class PoolSingleCreate(_TlsAbsent, DescribedCreate):
     """A pool inside a fully populated create; `name` alone refers to a pool defined elsewhere
     in the same request."""
 
-    name: Text | None = None
-    description: Text | None = None
-    admin_state_up: bool = True
     protocol: Protocol | None = None
     lb_algorithm: Algorithm | None = None
     session_persistence: SessionPersistence | None = None
@@ -103,7 +96,6 @@ class PoolSingleCreate(_TlsAbsent):
     members: Annotated[list[MemberSingleCreate], Field(max_length=1000)] = Field(
         default_factory=list
     )
-    tags: Tags = Field(default_factory=list)
 
     @property
     def is_reference(self) -> bool:
@@ -125,13 +117,9 @@ class PoolCreateRoot(Body):
     pool: PoolCreate
 
 
-class PoolUpdate(_TlsAbsent):
-    name: Text | None = None
-    description: Text | None = None
-    admin_state_up: bool | None = None
+class PoolUpdate(_TlsAbsent, DescribedUpdate):
     lb_algorithm: Algorithm | None = None
     session_persistence: SessionPersistenceUpdate | None = None
-    tags: Tags | None = None
 
 
 class PoolUpdateRoot(Body):
@@ -159,21 +147,11 @@ class SessionPersistenceOut(Out):
     persistence_granularity: str | None = None
 
 
-class _PoolBase(Out):
-    id: str
-    name: str
-    description: str
-    provisioning_status: ProvisioningStatus
-    operating_status: OperatingStatus
-    admin_state_up: bool
+class _PoolBase(DescribedOut):
     protocol: PoolProtocol
     lb_algorithm: LBAlgorithm
     session_persistence: SessionPersistenceOut | None
-    project_id: str
     listeners: list[IdRef]
-    created_at: Timestamp
-    updated_at: Timestamp | None
-    tags: list[str]
     tls_enabled: bool = False
     tls_container_ref: None = None
     ca_tls_container_ref: None = None

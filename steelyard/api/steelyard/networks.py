@@ -3,10 +3,13 @@
 Every authenticated caller may read shared networks; only admins create and delete them.
 """
 
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from steelyard.api.auth import Context
 from steelyard.api.deps import AppDeps, Reader, Writer, body, no_content, one
@@ -15,8 +18,6 @@ from steelyard.model.faults import Forbidden
 from steelyard.model.network import NetworkCreateRoot, SubnetCreateRoot
 
 router = APIRouter(prefix="/steelyard", tags=["networks"])
-NetworkBody = Annotated[NetworkCreateRoot, Depends(body(NetworkCreateRoot))]
-SubnetBody = Annotated[SubnetCreateRoot, Depends(body(SubnetCreateRoot))]
 
 
 def _admin(ctx: Writer) -> Context:
@@ -28,51 +29,49 @@ def _admin(ctx: Writer) -> Context:
 Admin = Annotated[Context, Depends(_admin)]
 
 
-@router.get("/networks")
-def list_networks(ctx: Reader, deps: AppDeps) -> JSONResponse:
-    items = deps.read(lambda s: db.list_networks(s, ctx.scope))
-    return JSONResponse({"networks": [item.model_dump(mode="json") for item in items]})
+def _collection(
+    key: str,
+    listed: Callable[[Session, str | None], Sequence[BaseModel]],
+    shown: Callable[[Session, str, str | None], BaseModel],
+    created: Callable[[Session, Any], BaseModel],
+    deleted: Callable[[Session, str], None],
+    root: type[BaseModel],
+) -> None:
+    """GET (list, one) for everyone; POST and DELETE for admins."""
+    path = f"/{key}s"
+
+    @router.get(path, name=f"list_{key}s")
+    def list_all(ctx: Reader, deps: AppDeps) -> JSONResponse:
+        items = deps.read(lambda s: listed(s, ctx.scope))
+        return JSONResponse({f"{key}s": [item.model_dump(mode="json") for item in items]})
+
+    @router.get(f"{path}/{{ident}}", name=f"show_{key}")
+    def show(request: Request, ident: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
+        return one(request, key, deps.read(lambda s: shown(s, ident, ctx.scope)))
+
+    @router.post(path, status_code=201, name=f"create_{key}")
+    def create(
+        request: Request, _: Admin, deps: AppDeps, req: Annotated[Any, Depends(body(root))]
+    ) -> JSONResponse:
+        with deps.sessions.begin() as session:
+            item = created(session, getattr(req, key))
+        return one(request, key, item, 201)
+
+    @router.delete(f"{path}/{{ident}}", status_code=204, name=f"delete_{key}")
+    def delete(ident: str, _: Admin, deps: AppDeps) -> Response:
+        with deps.sessions.begin() as session:
+            deleted(session, ident)
+        return no_content()
 
 
-@router.get("/networks/{network_id}")
-def show_network(request: Request, network_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
-    return one(request, "network", deps.read(lambda s: db.get_network(s, network_id, ctx.scope)))
-
-
-@router.post("/networks", status_code=201)
-def create_network(request: Request, _: Admin, deps: AppDeps, req: NetworkBody) -> JSONResponse:
-    with deps.sessions.begin() as session:
-        item = db.create_network(session, req.network)
-    return one(request, "network", item, 201)
-
-
-@router.delete("/networks/{network_id}", status_code=204)
-def delete_network(network_id: str, _: Admin, deps: AppDeps) -> Response:
-    with deps.sessions.begin() as session:
-        db.delete_network(session, network_id)
-    return no_content()
-
-
-@router.get("/subnets")
-def list_subnets(ctx: Reader, deps: AppDeps) -> JSONResponse:
-    items = deps.read(lambda s: db.list_subnets(s, ctx.scope))
-    return JSONResponse({"subnets": [item.model_dump(mode="json") for item in items]})
-
-
-@router.get("/subnets/{subnet_id}")
-def show_subnet(request: Request, subnet_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
-    return one(request, "subnet", deps.read(lambda s: db.get_subnet(s, subnet_id, ctx.scope)))
-
-
-@router.post("/subnets", status_code=201)
-def create_subnet(request: Request, _: Admin, deps: AppDeps, req: SubnetBody) -> JSONResponse:
-    with deps.sessions.begin() as session:
-        item = db.create_subnet(session, req.subnet)
-    return one(request, "subnet", item, 201)
-
-
-@router.delete("/subnets/{subnet_id}", status_code=204)
-def delete_subnet(subnet_id: str, _: Admin, deps: AppDeps) -> Response:
-    with deps.sessions.begin() as session:
-        db.delete_subnet(session, subnet_id)
-    return no_content()
+_collection(
+    "network",
+    db.list_networks,
+    db.get_network,
+    db.create_network,
+    db.delete_network,
+    NetworkCreateRoot,
+)
+_collection(
+    "subnet", db.list_subnets, db.get_subnet, db.create_subnet, db.delete_subnet, SubnetCreateRoot
+)

@@ -2,66 +2,57 @@
 `openstack loadbalancer create --vip-subnet-id/--vip-network-id` commands resolve names and
 IDs with GET /v2.0/subnets and /v2.0/networks before they call Octavia."""
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from steelyard.api.deps import AppDeps, Reader
 from steelyard.db import networks as db
 from steelyard.model.network import NetworkOut, SubnetOut
 
 router = APIRouter(prefix="/v2.0", tags=["neutron"], include_in_schema=False)
+T = TypeVar("T")
+OWNED = {"tenant_id": db.OWNER, "project_id": db.OWNER}
 
 
-def _subnet(item: SubnetOut, project: str) -> dict[str, Any]:
+def _subnet(item: SubnetOut) -> dict[str, Any]:
+    return {**item.model_dump(mode="json", exclude={"created_at"}), **OWNED, "enable_dhcp": False}
+
+
+def _network(item: NetworkOut) -> dict[str, Any]:
     return {
-        **item.model_dump(mode="json", exclude={"created_at"}),
-        "tenant_id": project,
-        "project_id": project,
-        "enable_dhcp": False,
-    }
-
-
-def _network(item: NetworkOut, project: str) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "name": item.name,
-        "shared": item.shared,
+        **item.model_dump(mode="json", include={"id", "name", "shared"}),
+        **OWNED,
         "status": "ACTIVE",
         "admin_state_up": True,
         "subnets": [subnet.id for subnet in item.subnets],
-        "tenant_id": project,
-        "project_id": project,
     }
 
 
-def _matches(request: Request, item: dict[str, Any]) -> bool:
-    for name, value in request.query_params.multi_items():
-        if name in ("id", "name", "network_id") and str(item.get(name)) != value:
-            return False
-    return True
+def _collection(
+    key: str,
+    listed: Callable[[Session, str | None], Sequence[T]],
+    shown: Callable[[Session, str, str | None], T],
+    shape: Callable[[T], dict[str, Any]],
+) -> None:
+    @router.get(f"/{key}s", name=f"neutron_list_{key}s")
+    def list_all(request: Request, ctx: Reader, deps: AppDeps) -> JSONResponse:
+        wanted = [
+            (name, value)
+            for name, value in request.query_params.multi_items()
+            if name in ("id", "name", "network_id")
+        ]
+        items = [shape(item) for item in deps.read(lambda s: listed(s, ctx.scope))]
+        found = [i for i in items if all(str(i.get(n)) == v for n, v in wanted)]
+        return JSONResponse({f"{key}s": found})
+
+    @router.get(f"/{key}s/{{ident}}", name=f"neutron_show_{key}")
+    def show(ident: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
+        return JSONResponse({key: shape(deps.read(lambda s: shown(s, ident, ctx.scope)))})
 
 
-@router.get("/networks")
-def list_networks(request: Request, ctx: Reader, deps: AppDeps) -> JSONResponse:
-    items = [_network(n, db.OWNER) for n in deps.read(lambda s: db.list_networks(s, ctx.scope))]
-    return JSONResponse({"networks": [item for item in items if _matches(request, item)]})
-
-
-@router.get("/networks/{network_id}")
-def show_network(network_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
-    item = deps.read(lambda s: db.get_network(s, network_id, ctx.scope))
-    return JSONResponse({"network": _network(item, db.OWNER)})
-
-
-@router.get("/subnets")
-def list_subnets(request: Request, ctx: Reader, deps: AppDeps) -> JSONResponse:
-    items = [_subnet(s, db.OWNER) for s in deps.read(lambda s: db.list_subnets(s, ctx.scope))]
-    return JSONResponse({"subnets": [item for item in items if _matches(request, item)]})
-
-
-@router.get("/subnets/{subnet_id}")
-def show_subnet(subnet_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
-    item = deps.read(lambda s: db.get_subnet(s, subnet_id, ctx.scope))
-    return JSONResponse({"subnet": _subnet(item, db.OWNER)})
+_collection("network", db.list_networks, db.get_network, _network)
+_collection("subnet", db.list_subnets, db.get_subnet, _subnet)
