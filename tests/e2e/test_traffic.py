@@ -52,7 +52,7 @@ def test_round_robin_gives_each_member_its_share_then_weights_one_to_two(
 
 
 def _member_status(api: httpx.Client, pool_id: str, name: str) -> str:
-    return next(m["operating_status"] for m in pool_members(api, pool_id) if m["name"] == name)
+    return str(next(m["operating_status"] for m in pool_members(api, pool_id) if m["name"] == name))
 
 
 def test_dead_member_goes_to_error_gets_no_traffic_and_comes_back(
