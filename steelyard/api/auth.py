@@ -12,7 +12,10 @@ Other projects' objects are invisible (404), never forbidden.
 
 import base64
 import binascii
+import hashlib
 import re
+import threading
+import time
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -89,12 +92,38 @@ def _token(request: Request) -> str | None:
     return decoded.partition(":")[2] or None
 
 
-def _keys(request: Request, sessions: sessionmaker[Session]) -> Context:
+class KeyCache:
+    """Keys verified in the last `ttl_s` seconds, so that a busy client does not pay for an
+    scrypt hash (tens of milliseconds) on every request. A deleted key stops working within
+    `ttl_s`."""
+
+    def __init__(self, ttl_s: float = 60.0, size: int = 1024) -> None:
+        self._ttl_s, self._size = ttl_s, size
+        self._lock = threading.Lock()
+        self._verified: dict[str, tuple[float, tuple[str, str]]] = {}
+
+    def verify(self, token: str, sessions: sessionmaker[Session]) -> tuple[str, str] | None:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._verified.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with sessions() as session:
+            found = verify_api_key(session, token)
+        if found is not None:
+            with self._lock:
+                if len(self._verified) >= self._size:
+                    self._verified.clear()
+                self._verified[digest] = (now + self._ttl_s, found)
+        return found
+
+
+def _keys(request: Request, sessions: sessionmaker[Session], cache: KeyCache) -> Context:
     token = _token(request)
     if token is None:
         raise Unauthorized("Authentication required: send an API key as X-Auth-Token.")
-    with sessions() as session:
-        found = verify_api_key(session, token)
+    found = cache.verify(token, sessions)
     if found is None:
         raise Unauthorized("The request you have made requires authentication.")
     project, role = found
@@ -102,8 +131,8 @@ def _keys(request: Request, sessions: sessionmaker[Session]) -> Context:
 
 
 def authenticate(
-    request: Request, settings: ApiSettings, sessions: sessionmaker[Session]
+    request: Request, settings: ApiSettings, sessions: sessionmaker[Session], cache: KeyCache
 ) -> Context:
     if settings.auth == "noauth":
         return _noauth(request)
-    return _keys(request, sessions)
+    return _keys(request, sessions, cache)

@@ -3,18 +3,19 @@ and running a read or a write (one transaction, then wake the reconciler)."""
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from steelyard.api.auth import Context, authenticate
+from steelyard.api.auth import Context, KeyCache, authenticate
 from steelyard.api.settings import ApiSettings
 from steelyard.db.access import Written
-from steelyard.model.faults import BadRequest
+from steelyard.model.faults import BadRequest, Conflict
 from steelyard.model.fields import describe
 
 log = logging.getLogger("steelyard.api")
@@ -29,6 +30,7 @@ class Deps:
     settings: ApiSettings
     sessions: sessionmaker[Session]
     notify: Callable[[str], None]
+    keys: KeyCache = field(default_factory=KeyCache)
 
     def read(self, fn: Callable[[Session], T]) -> T:
         with self.sessions() as session:
@@ -36,8 +38,11 @@ class Deps:
 
     def write(self, fn: Callable[[Session], Written[T]]) -> T:
         """Run `fn` in one transaction; after the commit, wake the reconciler."""
-        with self.sessions.begin() as session:
-            written = fn(session)
+        try:
+            with self.sessions.begin() as session:
+                written = fn(session)
+        except IntegrityError:  # a concurrent write took the same port, address, ...
+            raise Conflict("The request conflicts with a concurrent change; retry it.") from None
         try:
             self.notify(written.loadbalancer_id)
         except Exception:  # the write is committed; the reconciler also polls
@@ -52,7 +57,7 @@ def _deps(request: Request) -> Deps:
 
 def _context(request: Request) -> Context:
     deps = _deps(request)
-    return authenticate(request, deps.settings, deps.sessions)
+    return authenticate(request, deps.settings, deps.sessions, deps.keys)
 
 
 def _writer(ctx: Annotated[Context, Depends(_context)]) -> Context:

@@ -1,8 +1,9 @@
 """Member request and response bodies (Octavia v2 `member`)."""
 
+import ipaddress
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from steelyard.model.fields import (
     Body,
@@ -15,17 +16,26 @@ from steelyard.model.fields import (
     Uuid,
 )
 
+
+def _host(value: str) -> str:
+    address = ipaddress.ip_address(value)
+    if address.is_unspecified or address.is_multicast or value == "255.255.255.255":
+        raise ValueError("not a usable host address")
+    return value
+
+
 Weight = Annotated[int, Field(ge=0, le=256)]
+HostAddress = Annotated[IPAddress, AfterValidator(_host)]
 DEFAULT_WEIGHT = 1
 
 
 class MemberSingleCreate(NamedCreate):
-    address: IPAddress
+    address: HostAddress
     protocol_port: Port
     weight: Weight = DEFAULT_WEIGHT
     backup: bool = False
     subnet_id: Uuid | None = None
-    monitor_address: IPAddress | None = None
+    monitor_address: HostAddress | None = None
     monitor_port: Port | None = None
 
 
@@ -44,7 +54,7 @@ class MembersBatchRoot(Body):
 class MemberUpdate(NamedUpdate):
     weight: Weight | None = None
     backup: bool | None = None
-    monitor_address: IPAddress | None = None
+    monitor_address: HostAddress | None = None
     monitor_port: Port | None = None
 
 
