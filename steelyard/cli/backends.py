@@ -47,6 +47,7 @@ class NamedBackend(ThreadingHTTPServer):
         return self
 
     def stop(self) -> None:
-        self.shutdown()
+        if self._thread.is_alive():  # shutdown() would wait forever on a server not serving
+            self.shutdown()
+            self._thread.join(timeout=5)
         self.server_close()
-        self._thread.join(timeout=5)

@@ -5,13 +5,13 @@ import time
 
 import pytest
 
+from tests.e2e.conftest import Backends
 from tests.e2e.harness import ServerHandle, kill_hard, restart, wait_until
 from tests.e2e.lbtools import (
     create_lb,
     get_lb,
     lb_body,
     spread,
-    start_backends,
     vip_url,
     wait_active,
 )
@@ -22,39 +22,31 @@ pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 @pytest.mark.parametrize("kill_after_s", [0.0, 0.03, 0.1])
 def test_killed_during_create_converges_after_restart(
-    netns_server: ServerHandle, kill_after_s: float
+    netns_server: ServerHandle, backends: Backends, kill_after_s: float
 ) -> None:
-    backends = start_backends(netns_server)
-    try:
-        with netns_server.api() as api:
-            lb = create_lb(api, lb_body(backends, netns_server.member_host))
-        time.sleep(kill_after_s)
-        kill_hard(netns_server)
-        restart(netns_server)
-        with netns_server.api() as api:
-            lb = wait_active(api, lb["id"])
-            assert spread(vip_url(lb), 9) == {"b1": 3, "b2": 3, "b3": 3}
-    finally:
-        for b in backends:
-            b.stop()
+    members = backends.start(netns_server)
+    with netns_server.api() as api:
+        lb = create_lb(api, lb_body(members, netns_server.member_host))
+    time.sleep(kill_after_s)
+    kill_hard(netns_server)
+    restart(netns_server)
+    with netns_server.api() as api:
+        lb = wait_active(api, lb["id"])
+        assert spread(vip_url(lb), 9) == {"b1": 3, "b2": 3, "b3": 3}
 
 
 @pytest.mark.parametrize("kill_after_s", [0.0, 0.05])
 def test_killed_during_delete_converges_after_restart(
-    netns_server: ServerHandle, kill_after_s: float
+    netns_server: ServerHandle, backends: Backends, kill_after_s: float
 ) -> None:
-    backends = start_backends(netns_server)
-    try:
-        with netns_server.api() as api:
-            lb = create_lb(api, lb_body(backends, netns_server.member_host))
-            wait_active(api, lb["id"])
-            assert api.delete(f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true").status_code == 204
-        time.sleep(kill_after_s)
-        kill_hard(netns_server)
-        restart(netns_server)
-        with netns_server.api() as api:
-            wait_until(lambda: get_lb(api, lb["id"]) is None)
-        assert _leftovers(netns_server) == {"netns": [], "veths": [], "files": []}
-    finally:
-        for b in backends:
-            b.stop()
+    members = backends.start(netns_server)
+    with netns_server.api() as api:
+        lb = create_lb(api, lb_body(members, netns_server.member_host))
+        wait_active(api, lb["id"])
+        assert api.delete(f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true").status_code == 204
+    time.sleep(kill_after_s)
+    kill_hard(netns_server)
+    restart(netns_server)
+    with netns_server.api() as api:
+        wait_until(lambda: get_lb(api, lb["id"]) is None)
+    assert _leftovers(netns_server) == {"netns": [], "veths": [], "files": []}

@@ -1,21 +1,20 @@
 """The process driver: HAProxy as plain processes bound to a 127.x VIP (no namespaces)."""
 
+from tests.e2e.conftest import Backends
 from tests.e2e.harness import ServerHandle, wait_until
-from tests.e2e.lbtools import create_lb, lb_body, spread, start_backends, vip_url, wait_active
+from tests.e2e.lbtools import create_lb, lb_body, spread, vip_url, wait_active
 
 
-def test_process_driver_serves_and_deletes(process_server: ServerHandle) -> None:
-    backends = start_backends(process_server)
-    try:
-        with process_server.api() as api:
-            lb = create_lb(api, lb_body(backends, process_server.member_host))
-            assert lb["vip_address"].startswith("127.")
-            lb = wait_active(api, lb["id"])
-            assert spread(vip_url(lb), 30) == {"b1": 10, "b2": 10, "b3": 10}
-            assert api.delete(f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true").status_code == 204
-            wait_until(lambda: api.get(f"/v2/lbaas/loadbalancers/{lb['id']}").status_code == 404)
-        appliances = process_server.state_dir / "agent" / "appliances"
-        assert not appliances.exists() or list(appliances.iterdir()) == []
-    finally:
-        for b in backends:
-            b.stop()
+def test_process_driver_serves_and_deletes(
+    process_server: ServerHandle, backends: Backends
+) -> None:
+    members = backends.start(process_server)
+    with process_server.api() as api:
+        lb = create_lb(api, lb_body(members, process_server.member_host))
+        assert lb["vip_address"].startswith("127.")
+        lb = wait_active(api, lb["id"])
+        assert spread(vip_url(lb), 30) == {"b1": 10, "b2": 10, "b3": 10}
+        assert api.delete(f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true").status_code == 204
+        wait_until(lambda: api.get(f"/v2/lbaas/loadbalancers/{lb['id']}").status_code == 404)
+    appliances = process_server.state_dir / "agent" / "appliances"
+    assert not appliances.exists() or list(appliances.iterdir()) == []
