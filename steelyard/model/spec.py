@@ -66,6 +66,35 @@ class PoolSpec:
 
 
 @dataclass(frozen=True)
+class ProtectionSpec:
+    """DDoS mitigation and rate limits of one listener, already merged (tenant settings,
+    deployment defaults, operator overrides; see model/protection.py). None = no limit.
+
+    Sources are the real client addresses: the TCP peer, or the PROXY protocol address when
+    `accept_proxy` is set, or the last X-Forwarded-For hop when the peer is one of
+    `trusted_proxies` (HTTP listeners only).
+    """
+
+    max_conn_per_source: int | None = None  # concurrent connections per source
+    conn_rate_per_source: int | None = None  # new connections per source per period
+    conn_rate_period_s: int = 10
+    req_rate_per_source: int | None = None  # HTTP requests per source per period
+    req_rate_period_s: int = 10
+    action: str = "http_429"  # "reject" (TCP reset), "http_429" (+ Retry-After), "tarpit"
+    retry_after_s: int = 10
+    tarpit_s: int = 5
+    http_request_timeout_ms: int | None = None  # slow clients: whole request headers
+    max_header_bytes: int | None = None  # HTTP: all request headers together
+    max_body_bytes: int | None = None  # HTTP: declared Content-Length
+    deny_cidrs: tuple[str, ...] = ()  # never reach a member
+    allow_cidrs: tuple[str, ...] = ()  # exempt from the rate limits (not from deny_cidrs)
+    max_connections: int | None = None  # ceiling for the whole listener
+    trusted_proxies: tuple[str, ...] = ()
+    accept_proxy: bool = False
+    table_size: int = 1_000_000  # source entries tracked per listener
+
+
+@dataclass(frozen=True)
 class ListenerSpec:
     id: str
     protocol: ListenerProtocol
@@ -78,6 +107,7 @@ class ListenerSpec:
     timeout_tcp_inspect: int = 0
     insert_headers: tuple[tuple[str, str], ...] = ()  # e.g. (("X-Forwarded-For", "true"),)
     admin_state_up: bool = True
+    protection: ProtectionSpec | None = None
 
 
 @dataclass(frozen=True)
