@@ -28,5 +28,6 @@ def create_app(
     # openstacksdk uses /v2/lbaas/..., the openstack CLI /v2.0/lbaas/...
     app.include_router(v2_router, prefix="/v2")
     app.include_router(v2_router, prefix="/v2.0", include_in_schema=False)
-    app.include_router(neutron_router)
+    for prefix in ("/v2", "/v2.0"):
+        app.include_router(neutron_router, prefix=prefix)
     return app

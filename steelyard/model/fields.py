@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -79,8 +80,20 @@ Uuid = Annotated[
 ]
 ProjectId = Annotated[str, StringConstraints(pattern=PROJECT_ID_PATTERN)]
 IPAddress = Annotated[str, StringConstraints(max_length=64), AfterValidator(_ip)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-Int32 = Annotated[int, Field(ge=0, le=MAX_INT32)]
+
+
+def _decimal(value: Any) -> Any:
+    """Octavia (wsme) takes "80" for an integer and python-octaviaclient sends some numbers
+    as strings (`listener set --connection-limit 10`); other JSON types stay errors."""
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,12}", value):
+        return int(value)
+    return value
+
+
+Decimal = BeforeValidator(_decimal)  # in Annotated[int, ...]: an int, or one as a string
+
+
+Port = Annotated[int, Decimal, Field(ge=1, le=65535)]
 
 Timestamp = Annotated[
     datetime,

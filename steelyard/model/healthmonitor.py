@@ -13,6 +13,7 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from steelyard.model.enums import HealthMonitorType, HTTPMethod
 from steelyard.model.fields import (
     Body,
+    Decimal,
     IdRef,
     NamedCreate,
     NamedUpdate,
@@ -68,8 +69,8 @@ DomainName = Annotated[
     str, StringConstraints(max_length=253), matching(_DOMAIN, "domain_name must be a host name")
 ]
 HttpVersion = Annotated[float, AfterValidator(_http_version)]
-Seconds = Annotated[int, Field(ge=1, le=86400)]
-Retries = Annotated[int, Field(ge=1, le=10)]
+Seconds = Annotated[int, Decimal, Field(ge=1, le=86400)]
+Retries = Annotated[int, Decimal, Field(ge=1, le=10)]
 MonitorType = Annotated[HealthMonitorType, refusing("PING", "UDP-CONNECT", "SCTP")]
 
 

@@ -8,6 +8,7 @@ from steelyard.model.enums import ListenerProtocol
 from steelyard.model.fields import (
     MAX_INT32,
     Body,
+    Decimal,
     DescribedCreate,
     DescribedOut,
     DescribedUpdate,
@@ -23,8 +24,8 @@ Protocol = Annotated[
     ListenerProtocol,
     refusing("HTTPS", "TERMINATED_HTTPS", "UDP", "SCTP", "PROMETHEUS"),
 ]
-ConnectionLimit = Annotated[int, Field(ge=-1, le=MAX_INT32)]
-TimeoutMs = Annotated[int, Field(ge=0, le=86_400_000)]  # Octavia's MAX_TIMEOUT: one day
+ConnectionLimit = Annotated[int, Decimal, Field(ge=-1, le=MAX_INT32)]
+TimeoutMs = Annotated[int, Decimal, Field(ge=0, le=86_400_000)]  # Octavia's MAX_TIMEOUT: one day
 HeaderValue = Annotated[str, StringConstraints(max_length=255)]
 InsertHeaders = Annotated[dict[HeaderValue, HeaderValue], Field(max_length=16)]
 

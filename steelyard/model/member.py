@@ -7,6 +7,7 @@ from pydantic import AfterValidator, Field
 
 from steelyard.model.fields import (
     Body,
+    Decimal,
     IPAddress,
     NamedCreate,
     NamedUpdate,
@@ -24,7 +25,7 @@ def _host(value: str) -> str:
     return value
 
 
-Weight = Annotated[int, Field(ge=0, le=256)]
+Weight = Annotated[int, Decimal, Field(ge=0, le=256)]
 HostAddress = Annotated[IPAddress, AfterValidator(_host)]
 DEFAULT_WEIGHT = 1
 

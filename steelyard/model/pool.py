@@ -8,6 +8,7 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from steelyard.model.enums import LBAlgorithm, PoolProtocol, SessionPersistenceType
 from steelyard.model.fields import (
     Body,
+    Decimal,
     DescribedCreate,
     DescribedOut,
     DescribedUpdate,
@@ -48,7 +49,7 @@ class SessionPersistenceUpdate(Body):
 
     type: SessionPersistenceType | None = None
     cookie_name: CookieName | None = None
-    persistence_timeout: Annotated[int, Field(ge=1, le=86400)] | None = None
+    persistence_timeout: Annotated[int, Decimal, Field(ge=1, le=86400)] | None = None
     persistence_granularity: Netmask | None = None
 
 
@@ -129,10 +130,11 @@ class PoolUpdateRoot(Body):
 def merge_persistence(
     stored: dict[str, Any] | None, update: SessionPersistenceUpdate | None
 ) -> dict[str, Any] | None:
-    """PUT semantics: null clears; an object is merged into the stored one, then checked."""
+    """PUT semantics, as Octavia's: null clears; an object replaces the stored one, except that
+    a missing type keeps the stored type. The result is checked as a whole."""
     if update is None:
         return None
-    merged = dict(stored or {})
+    merged = {"type": (stored or {}).get("type")}
     merged.update(update.model_dump(exclude_unset=True))
     if merged.get("type") is None:
         raise ValueError("session_persistence needs a type")

@@ -1,6 +1,7 @@
 """Just enough of Neutron's read API for OpenStack clients on the same endpoint: the
 `openstack loadbalancer create --vip-subnet-id/--vip-network-id` commands resolve names and
-IDs with GET /v2.0/subnets and /v2.0/networks before they call Octavia."""
+IDs with GET .../subnets and .../networks before they call Octavia (under /v2 or /v2.0,
+depending on how the client discovered the endpoint)."""
 
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -13,7 +14,7 @@ from steelyard.api.deps import AppDeps, Reader
 from steelyard.db import networks as db
 from steelyard.model.network import NetworkOut, SubnetOut
 
-router = APIRouter(prefix="/v2.0", tags=["neutron"], include_in_schema=False)
+router = APIRouter(tags=["neutron"], include_in_schema=False)
 T = TypeVar("T")
 OWNED = {"tenant_id": db.OWNER, "project_id": db.OWNER}
 

@@ -4,8 +4,8 @@ and /v2.0."""
 from fastapi import APIRouter
 
 from steelyard.api.steelyard import networks
-from steelyard.api.v2 import healthmonitors, listeners, loadbalancers, members, pools
+from steelyard.api.v2 import catalog, healthmonitors, listeners, loadbalancers, members, pools
 
 router = APIRouter()
-for module in (loadbalancers, listeners, pools, members, healthmonitors, networks):
+for module in (loadbalancers, listeners, pools, members, healthmonitors, catalog, networks):
     router.include_router(module.router)

@@ -43,7 +43,9 @@ def test_create_defaults_and_monitoring_status(
     [
         {"weight": 257},
         {"weight": -1},
-        {"weight": "1"},
+        {"weight": "one"},
+        {"weight": "1.5"},
+        {"weight": [1]},
         {"protocol_port": 0},
         {"protocol_port": 65536},
         {"protocol_port": 10**30},
@@ -68,6 +70,13 @@ def test_invalid_members_are_refused(client: TestClient, pool: Json, fields: Jso
 
     assert response.status_code == 400, response.text
     assert response.json()["faultstring"]
+
+
+def test_numbers_may_come_as_decimal_strings(pool: Json, make_member: Factory) -> None:
+    # python-octaviaclient sends some numbers as strings; Octavia takes them
+    member = make_member(pool["id"], weight="7", protocol_port="81")
+
+    assert (member["weight"], member["protocol_port"]) == (7, 81)
 
 
 def test_addresses_are_canonical_and_endpoints_unique(

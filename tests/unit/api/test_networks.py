@@ -88,7 +88,7 @@ def test_neutron_reads_for_openstack_clients(client: TestClient) -> None:
     (network,) = client.get(NETWORKS).json()["networks"]
     subnet_id = network["subnets"][0]["id"]
 
-    found = client.get(f"/v2.0/subnets?id={subnet_id}").json()["subnets"]
+    found = client.get(f"/v2/subnets?id={subnet_id}").json()["subnets"]
     none = client.get("/v2.0/subnets?id=nothing").json()["subnets"]
     by_name = client.get("/v2.0/networks?name=public").json()["networks"]
 

@@ -122,6 +122,7 @@ def test_update_merges_session_persistence(
     missing_cookie = put({"session_persistence": {"type": "APP_COOKIE"}})
     merged = put({"session_persistence": {"type": "APP_COOKIE", "cookie_name": "c"}})
     renamed = put({"session_persistence": {"cookie_name": "d"}, "lb_algorithm": "SOURCE_IP"})
+    switched = put({"session_persistence": {"type": "HTTP_COOKIE"}})  # the cookie name goes
     cleared = put({"session_persistence": None})
 
     assert missing_cookie.status_code == 400
@@ -129,6 +130,7 @@ def test_update_merges_session_persistence(
     body = renamed.json()["pool"]
     assert body["provisioning_status"] == "PENDING_UPDATE"
     assert (body["session_persistence"]["cookie_name"], body["lb_algorithm"]) == ("d", "SOURCE_IP")
+    assert switched.json()["pool"]["session_persistence"]["cookie_name"] is None
     assert cleared.json()["pool"]["session_persistence"] is None
     assert put({"lb_algorithm": None}).status_code == 400
     assert put({"protocol": "TCP"}).status_code == 400
