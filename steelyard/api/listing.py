@@ -65,12 +65,10 @@ def _flag(text: str | None, name: str) -> bool:
     raise BadRequest(f"Invalid value {echo(text)} for {name}.")
 
 
-def list_query(
-    request: Request, settings: ApiSettings, path_params: Sequence[str] = ()
-) -> ListQuery:
+def list_query(request: Request, settings: ApiSettings) -> ListQuery:
     filters: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
-        if name not in CONTROL and name not in path_params:
+        if name not in CONTROL:
             filters.setdefault(name, []).append(value)
     return ListQuery(
         limit=_limit(request, settings),

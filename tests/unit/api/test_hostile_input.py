@@ -5,9 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from starlette.testclient import TestClient
 
 from steelyard.api.app import create_app
+from steelyard.api.errors import install_error_handlers
 from steelyard.api.settings import ApiSettings
 from steelyard.db.engine import make_engine, make_sessionmaker, sqlite_url
 from tests.unit.api.conftest import Factory, Json
@@ -179,3 +181,24 @@ def test_unexpected_errors_say_nothing_about_internals(tmp_path: Path) -> None:
     text = assert_fault(response, 500)
     assert text == "Internal Server Error"
     assert "sqlite" not in response.text.lower() and "table" not in response.text
+
+
+def test_framework_validation_errors_are_400_faults() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/typed/{number}")
+    def typed(number: int) -> dict[str, int]:
+        return {"number": number}
+
+    with TestClient(app) as client:
+        text = assert_fault_body(client.get("/typed/seven"), 400)
+
+    assert text.startswith("Invalid input for field/attribute number. Value: 'seven'.")
+
+
+def assert_fault_body(response: Any, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["faultcode"] == "Client" and body["debuginfo"] is None
+    return str(body["faultstring"])

@@ -3,11 +3,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
-from steelyard.db import models
+from steelyard.db import models, vip
 from tests.unit.api.conftest import PROJECT, Factory, Json
 
 LbRow = Callable[[str], models.LoadBalancer]
@@ -68,6 +69,31 @@ def test_requested_vip_address_is_honoured_or_refused(make_lb: Factory, client: 
     assert status == 400 and "is not a valid IP for any of the subnets" in text
     status, text = refused("198.18.0.255")  # broadcast
     assert status == 400 and "not a valid IP for the specified subnet" in text
+
+
+def test_a_vip_taken_concurrently_is_retried(
+    make_lb: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = make_lb()
+    # another API process allocated from the same snapshot: it did not see `first`
+    monkeypatch.setattr(vip, "_used", lambda session, subnet_id: [])
+
+    second = make_lb()
+
+    assert (first["vip_address"], second["vip_address"]) == ("198.18.0.2", "198.18.0.3")
+
+
+def test_a_requested_vip_taken_concurrently_conflicts(
+    make_lb: Factory, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_lb(vip_address="198.18.0.9")
+    monkeypatch.setattr(vip, "_used", lambda session, subnet_id: [])
+
+    body = {"loadbalancer": {"vip_address": "198.18.0.9"}}
+    response = client.post("/v2/lbaas/loadbalancers", json=body)
+
+    assert response.status_code == 409
+    assert "already allocated" in response.json()["faultstring"]
 
 
 def test_unknown_vip_subnet_or_network_is_a_bad_request(client: TestClient) -> None:
