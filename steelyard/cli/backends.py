@@ -9,6 +9,7 @@ class _NamedHandler(BaseHTTPRequestHandler):
     server: "NamedBackend"
 
     def do_GET(self) -> None:
+        self.server.count_request()
         body = f"{self.server.name}\n".encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
@@ -29,10 +30,16 @@ class NamedBackend(ThreadingHTTPServer):
 
     def __init__(self, name: str, host: str, port: int = 0) -> None:
         self.name = name
+        self.requests = 0
+        self._count_lock = threading.Lock()
         super().__init__((host, port), _NamedHandler)
         self._thread = threading.Thread(
             target=self.serve_forever, name=f"backend-{name}", daemon=True
         )
+
+    def count_request(self) -> None:
+        with self._count_lock:
+            self.requests += 1
 
     @property
     def port(self) -> int:
