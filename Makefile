@@ -41,3 +41,24 @@ $(STAMP): pyproject.toml | system-deps
 $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
+
+# Benchmarks (bench/README.md): root and the netns driver; one at a time, figures printed and
+# written to bench/results/<name>.json. bench-deps installs wrk (Debian) and, if the shared
+# Octavia peer is there, its venv (for throughput's side-by-side; optional, ~20 s once).
+.PHONY: bench bench-deps
+
+bench: bench-deps
+	$(BIN)/python -m bench.create_to_first_200
+	$(BIN)/python -m bench.member_change
+	$(BIN)/python -m bench.throughput
+
+bench-deps: $(STAMP)
+	@dpkg -s wrk >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" != 0 ]; then echo "missing Debian package: wrk (run as root to install)"; exit 1; fi; \
+		echo "installing Debian package: wrk"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }; \
+	}
+	@if [ -f ../shared/peer-octavia/setup_venv.sh ]; then \
+		bash ../shared/peer-octavia/setup_venv.sh || echo "Octavia peer venv failed: throughput runs without it"; \
+	else echo "no ../shared/peer-octavia: throughput runs without the Octavia side"; fi

@@ -1,0 +1,296 @@
+"""Benchmark 3: HAProxy throughput through a Steelyard load balancer vs the backend direct, and
+vs Octavia 19's haproxy.cfg for the same spec, in one run.
+
+- Backend: a separate plain HAProxy on this host, bound on the VIP network's gateway address
+  (three ports, one per member), answering `http-request return status 200 ... string ok`.
+- Steelyard: HTTP:80 -> ROUND_ROBIN over those three ports, HTTP monitor; its appliance (netns
+  driver, nbthread 1, maxconn 5000, no logging).
+- Octavia: octavia_render.py's config for the same spec (connection_limit 5000 -> maxconn 5000,
+  --no-connection-logging) run as `haproxy -W -db` with the amphora's `-f user-group -L peer`,
+  in a namespace on the same bridge (bench.octavia_peer). As rendered it has no `nbthread`, so
+  HAProxy 2.6 starts one thread per CPU (2 here); a second copy with `nbthread 1` appended (as
+  Steelyard's) separates the thread count from the rest of the config.
+- Load: wrk, THREADS threads, CONNECTIONS connections, DURATION_S per case; keep-alive and
+  `Connection: close`; every case --rounds times (5), interleaved; the figure is the median.
+
+    python -m bench.throughput [--rounds 3] [--duration 5]
+"""
+
+import argparse
+import ipaddress
+import resource
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bench import octavia_peer, wrk
+from bench.common import (
+    log_report,
+    machine_facts,
+    print_rows,
+    server_log,
+    steelyard_server,
+    write_result,
+)
+from bench.haproxy_proc import cpu_seconds, descendants, haproxy, netns_pids, wait_http
+from bench.lb import HEALTH_MONITOR, full_lb_body, wait_status
+from steelyard.server.local_agent import free_port
+from tests.e2e.harness import ServerHandle
+from tests.e2e.lbtools import create_lb
+
+NAME = "throughput"
+GOAL_RATIO = 0.40
+THREADS, CONNECTIONS = 2, 50
+MAXCONN = 5000  # Steelyard's default global and listener maxconn; Octavia gets the same
+
+BACKEND_CFG = """\
+global
+    maxconn {maxconn}
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend backend
+{binds}
+    http-request return status 200 content-type text/plain string ok
+"""
+
+
+class Target:
+    def __init__(self, name: str, url: str, pids: Callable[[], list[int]]) -> None:
+        self.name, self.url, self.pids = name, url, pids
+
+
+def _backend(work: Path, host: str, stack: ExitStack) -> tuple[list[int], subprocess.Popen[bytes]]:
+    ports = [free_port(host) for _ in range(3)]
+    config = work / "backend.cfg"
+    binds = "\n".join(f"    bind {host}:{port}" for port in ports)
+    config.write_text(BACKEND_CFG.format(maxconn=MAXCONN, binds=binds))
+    process = stack.enter_context(haproxy([config]))
+    wait_http(host, ports[0], process)
+    return ports, process
+
+
+def _steelyard(server: ServerHandle, ports: list[int]) -> tuple[str, str, str]:
+    """VIP, appliance namespace and haproxy.cfg of a new load balancer over `ports`."""
+    with server.api() as api:
+        members = {f"m{i}": port for i, port in enumerate(ports, 1)}
+        lb = create_lb(api, full_lb_body(server.member_host, members))
+        wait_status(api, lb["id"], "ACTIVE")
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    netns = next(
+        line.split()[0] for line in namespaces.splitlines() if line.startswith(server.prefix + "-")
+    )
+    config = next(server.state_dir.rglob("haproxy.cfg")).read_text()
+    return lb["vip_address"], netns, config
+
+
+def _octavia(
+    server: ServerHandle, ports: list[int], work: Path, stack: ExitStack
+) -> tuple[list[Target], dict[str, Any]]:
+    """Octavia's config, as rendered and with nbthread 1, each in a namespace of its own."""
+    net = ipaddress.ip_network(server.vip_cidr)
+    bridge = octavia_peer.bridge_of(server.member_host)
+    targets, info = [], {}
+    for offset, (name, threads) in enumerate((("octavia", None), ("octavia-nbthread1", 1))):
+        vip = str(net.broadcast_address - 1 - offset)  # top of the subnet: Steelyard allocates
+        spec = {  # from the bottom
+            "vip": vip,
+            "listener": {"protocol": "HTTP", "protocol_port": 80, "connection_limit": MAXCONN},
+            "pool": {"protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"},
+            "members": [{"address": server.member_host, "protocol_port": p} for p in ports],
+            "healthmonitor": HEALTH_MONITOR,
+        }
+        rendered = octavia_peer.render(spec, work / name)
+        configs, extra = rendered.haproxy_args()
+        if threads:
+            override = work / name / "nbthread.cfg"
+            override.write_text(f"global\n    nbthread {threads}\n")
+            configs.append(override)
+        netns = stack.enter_context(
+            octavia_peer.namespace_on_bridge(bridge, f"{vip}/{net.prefixlen}")
+        )
+        process = stack.enter_context(haproxy(configs, extra, netns))
+        wait_http(vip, 80, process)
+        targets.append(Target(name, f"http://{vip}:80/", partial(netns_pids, netns)))
+        info[name] = {
+            "config": rendered.config.read_text(),
+            "extra_config": f"global nbthread {threads}" if threads else None,
+            "command": ["haproxy", "-W", "-db", *(f"-f {c}" for c in configs), *extra],
+            "netns": netns,
+            "vip": vip,
+        }
+    return targets, info
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _case(target: Target, backend_pids: list[int], close: bool, duration: int) -> dict[str, Any]:
+    lb_pids = target.pids()
+    before = (cpu_seconds(lb_pids), cpu_seconds(backend_pids), _children_cpu())
+    result = wrk.run(
+        target.url, close=close, duration_s=duration, threads=THREADS, connections=CONNECTIONS
+    )
+    after = (cpu_seconds(lb_pids), cpu_seconds(backend_pids), _children_cpu())
+    result["cpu_s"] = {
+        "load_balancer": round(after[0] - before[0], 2) if lb_pids else None,
+        "backend": round(after[1] - before[1], 2),
+        "wrk": round(after[2] - before[2], 2),
+    }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per case")
+    args = parser.parse_args()
+    wrk.require_wrk()
+    facts = machine_facts()
+    work = Path(tempfile.mkdtemp(prefix="sybench-tp-"))
+    samples: dict[str, list[dict[str, Any]]] = {}
+    octavia: dict[str, Any] = {}
+    try:
+        with ExitStack() as stack:
+            server = stack.enter_context(steelyard_server())
+            ports, backend = _backend(work, server.member_host, stack)
+            backend_pids = descendants(backend.pid)
+            vip, netns, steelyard_cfg = _steelyard(server, ports)
+            wait_http(vip, 80)
+            targets = [
+                Target("direct", f"http://{server.member_host}:{ports[0]}/", lambda: []),
+                Target("steelyard", f"http://{vip}:80/", lambda: netns_pids(netns)),
+            ]
+            try:
+                octavia_targets, octavia = _octavia(server, ports, work, stack)
+                targets += octavia_targets
+            except (octavia_peer.PeerUnavailable, RuntimeError, OSError) as exc:
+                octavia = {"unavailable": str(exc)}
+                print(f"Octavia peer unavailable: {exc}")
+            for round_ in range(args.rounds):
+                for target in targets:
+                    for close in (False, True):
+                        key = f"{target.name}/{'close' if close else 'keep-alive'}"
+                        result = _case(target, backend_pids, close, args.duration)
+                        samples.setdefault(key, []).append(result)
+                        print(
+                            f"round {round_} {key:30s} {result['requests_per_s']:10,.0f} req/s"
+                            f"  errors {sum(result['errors'].values())}  cpu {result['cpu_s']}"
+                        )
+                        time.sleep(1)
+            log = server_log(server)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(facts, args, samples, octavia, steelyard_cfg, log)
+
+
+def _median(samples: dict[str, list[dict[str, Any]]], key: str) -> float | None:
+    runs = samples.get(key)
+    return statistics.median(r["requests_per_s"] for r in runs) if runs else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
+def report(
+    facts: dict[str, Any],
+    args: argparse.Namespace,
+    samples: dict[str, list[dict[str, Any]]],
+    octavia: dict[str, Any],
+    steelyard_cfg: str,
+    log: list[str],
+) -> None:
+    figures: dict[str, Any] = {}
+    rows = []
+    for mode in ("keep-alive", "close"):
+        direct = _median(samples, f"direct/{mode}")
+        steelyard = _median(samples, f"steelyard/{mode}")
+        entry: dict[str, Any] = {
+            "direct_rps": direct,
+            "steelyard_rps": steelyard,
+            "steelyard_vs_direct": _ratio(steelyard, direct),
+        }
+        for name in ("octavia", "octavia-nbthread1"):
+            other = _median(samples, f"{name}/{mode}")
+            entry[f"{name}_rps"] = other
+            entry[f"{name}_vs_direct"] = _ratio(other, direct)
+            entry[f"steelyard_vs_{name}"] = _ratio(steelyard, other)
+        figures[mode] = entry
+        rows.append(
+            [mode, direct, steelyard, entry["steelyard_vs_direct"], entry["octavia_rps"],
+             entry["steelyard_vs_octavia"], entry["octavia-nbthread1_rps"],
+             entry["steelyard_vs_octavia-nbthread1"]]
+        )  # fmt: skip
+    print(f"\nmedian of {args.rounds} x {args.duration} s, wrk -t{THREADS} -c{CONNECTIONS}")
+    print_rows(
+        ["req/s", "direct", "steelyard", "sy/direct", "octavia", "sy/oct", "oct nbt1", "sy/oct1"],
+        rows,
+    )
+    per_case = {
+        key: {
+            "median_rps": statistics.median(r["requests_per_s"] for r in runs),
+            "min_rps": min(r["requests_per_s"] for r in runs),
+            "max_rps": max(r["requests_per_s"] for r in runs),
+            "median_p99_ms": statistics.median(r["latency_ms"].get("p99", 0.0) for r in runs),
+            "errors": sum(sum(r["errors"].values()) for r in runs),
+        }
+        for key, runs in samples.items()
+    }
+    print_rows(
+        ["case", "median req/s", "min", "max", "p99 ms", "errors"],
+        [
+            [key, c["median_rps"], c["min_rps"], c["max_rps"], c["median_p99_ms"], c["errors"]]
+            for key, c in per_case.items()
+        ],
+    )
+    ratios = [figures[m]["steelyard_vs_direct"] for m in figures]
+    met = all(r is not None and r >= GOAL_RATIO for r in ratios)
+    verdict = "met" if met else "NOT met"
+    print(f"goal: steelyard >= {GOAL_RATIO:.2f} x direct in both modes: {verdict}")
+    if "unavailable" in octavia:
+        print(f"Octavia peer: unavailable ({octavia['unavailable']})")
+    write_result(
+        NAME,
+        facts,
+        {
+            "what": "req/s through the LB vs the backend direct; Octavia 19's config side by side",
+            "method": {
+                "load": f"wrk -t{THREADS} -c{CONNECTIONS} -d{args.duration}s --latency, "
+                "keep-alive and -H 'Connection: close'",
+                "rounds": args.rounds,
+                "figure": "median over rounds; cases interleaved",
+                "backend": "plain haproxy, nbthread 1, 3 ports on the VIP gateway address, "
+                "`http-request return status 200`",
+                "steelyard": "netns appliance, as rendered by Steelyard (nbthread 1, maxconn "
+                f"{MAXCONN}, no logging)",
+                "octavia": "octavia_render.py (Octavia 19.0.0 JinjaTemplater), connection_limit "
+                f"{MAXCONN}, --no-connection-logging, own namespace on the same bridge, "
+                "haproxy -W -db -f cfg -f user-group -L peer; as rendered (no nbthread: 2 threads"
+                " here) and with `nbthread 1` appended",
+            },
+            "goal": {"steelyard_vs_direct_min": GOAL_RATIO, "met": met},
+            "figures": figures,
+            "per_case": per_case,
+            "octavia": octavia,
+            "steelyard_config": steelyard_cfg,
+            "server_log": log_report(log),
+            "samples": samples,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
