@@ -1,4 +1,5 @@
-"""The tenant API application (Octavia v2 compatible, plus Steelyard's network extension)."""
+"""The API application: the tenant API (Octavia v2 compatible, plus Steelyard's network
+extension) and the operator API (/v2/operator, admins only)."""
 
 from collections.abc import Callable
 
@@ -7,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from steelyard.api.deps import Deps
 from steelyard.api.errors import RequestIdMiddleware, install_error_handlers
+from steelyard.api.operator import router as operator_router
 from steelyard.api.settings import ApiSettings
 from steelyard.api.steelyard.neutron import router as neutron_router
 from steelyard.api.v2 import router as v2_router
@@ -17,11 +19,13 @@ def create_app(
     settings: ApiSettings,
     sessions: sessionmaker[Session],
     notify: Callable[[str], None],
+    read_sessions: sessionmaker[Session] | None = None,
 ) -> FastAPI:
     """`notify(lb_id)` is called after every committed write that bumped that load balancer's
     desired_generation."""
     app = FastAPI(title="Steelyard", version="2.0", redirect_slashes=False)
-    app.state.deps = Deps(settings, sessions, notify)
+    # Reads never wait for writers when given their own (deferred) sessions.
+    app.state.deps = Deps(settings, sessions, notify, read_sessions or sessions)
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(versions_router)
@@ -30,4 +34,5 @@ def create_app(
     app.include_router(v2_router, prefix="/v2.0", include_in_schema=False)
     for prefix in ("/v2", "/v2.0"):
         app.include_router(neutron_router, prefix=prefix)
+    app.include_router(operator_router, prefix="/v2")
     return app

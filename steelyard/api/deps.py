@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from steelyard.api.auth import Context, KeyCache, authenticate
 from steelyard.api.settings import ApiSettings
-from steelyard.db.access import Written
-from steelyard.model.faults import BadRequest, Conflict
+from steelyard.db.access import Written, WrittenMany
+from steelyard.model.faults import BadRequest, Conflict, Forbidden
 from steelyard.model.fields import describe
 
 log = logging.getLogger("steelyard.api")
@@ -30,23 +30,26 @@ class Deps:
     settings: ApiSettings
     sessions: sessionmaker[Session]
     notify: Callable[[str], None]
+    read_sessions: sessionmaker[Session]
     keys: KeyCache = field(default_factory=KeyCache)
 
     def read(self, fn: Callable[[Session], T]) -> T:
-        with self.sessions() as session:
+        with self.read_sessions() as session:
             return fn(session)
 
-    def write(self, fn: Callable[[Session], Written[T]]) -> T:
-        """Run `fn` in one transaction; after the commit, wake the reconciler."""
+    def write(self, fn: Callable[[Session], Written[T] | WrittenMany[T]]) -> T:
+        """Run `fn` in one transaction; after the commit, wake the reconciler for every load
+        balancer it bumped."""
         try:
             with self.sessions.begin() as session:
                 written = fn(session)
         except IntegrityError:  # a concurrent write took the same port, address, ...
             raise Conflict("The request conflicts with a concurrent change; retry it.") from None
-        try:
-            self.notify(written.loadbalancer_id)
-        except Exception:  # the write is committed; the reconciler also polls
-            log.exception("notify(%s) failed", written.loadbalancer_id)
+        for lb_id in written.touched:
+            try:
+                self.notify(lb_id)
+            except Exception:  # the write is committed; the reconciler also polls
+                log.exception("notify(%s) failed", lb_id)
         return written.result
 
 
@@ -57,7 +60,7 @@ def _deps(request: Request) -> Deps:
 
 def _context(request: Request) -> Context:
     deps = _deps(request)
-    return authenticate(request, deps.settings, deps.sessions, deps.keys)
+    return authenticate(request, deps.settings, deps.read_sessions, deps.keys)
 
 
 def _writer(ctx: Annotated[Context, Depends(_context)]) -> Context:
@@ -65,9 +68,17 @@ def _writer(ctx: Annotated[Context, Depends(_context)]) -> Context:
     return ctx
 
 
+def require_admin(ctx: Annotated[Context, Depends(_context)]) -> Context:
+    """Deployment-wide resources and the operator API: admins only, others get 403."""
+    if not ctx.is_admin:
+        raise Forbidden()
+    return ctx
+
+
 AppDeps = Annotated[Deps, Depends(_deps)]
 Reader = Annotated[Context, Depends(_context)]
 Writer = Annotated[Context, Depends(_writer)]
+Admin = Annotated[Context, Depends(require_admin)]
 
 
 def body(model: type[M]) -> Callable[[Request], Awaitable[M]]:

@@ -33,6 +33,7 @@ from steelyard.render.haproxy import render_haproxy
 log = logging.getLogger(__name__)
 
 Outcome = Literal["absent", "applied", "deleted", "failed"]
+FULL_ENSURE_EVERY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,13 @@ class Result:
     retry_after_s: float = 0.0
 
 
+@dataclass(frozen=True)
+class _Placed:
+    name: str
+    paths: RuntimePaths
+    at: float  # monotonic time of the last full ensure
+
+
 def verify_targets(spec: LoadBalancerSpec) -> list[str]:
     """Listeners that must accept connections once a config is in force."""
     host = spec.vip_address
@@ -67,13 +75,16 @@ class Reconciler:
         sessions: Callable[[], Session],
         plane: DataPlane,
         clock: Callable[[], datetime],
+        read_sessions: Callable[[], Session] | None = None,
     ) -> None:
         self._sessions = sessions
+        self._read_sessions = read_sessions or sessions
         self._plane = plane
         self._clock = clock
+        self._placed: dict[str, _Placed] = {}
 
     def reconcile(self, lb_id: str) -> Result:
-        with self._sessions() as session:
+        with self._read_sessions() as session:
             snap = load_snapshot(session, lb_id)
         if snap is None:
             return Result("absent")
@@ -109,7 +120,15 @@ class Reconciler:
             ),
         )
 
-    def _apply(self, lb_id: str, snap: LbSnapshot) -> Result:
+    def _place(self, lb_id: str, snap: LbSnapshot) -> _Placed:
+        """Network, namespace, appliance row and agent appliance, all ensured; the result is
+        remembered so that a member change does not pay for it again (FULL_ENSURE_EVERY_S
+        re-checks everything, as does a resync or any failure)."""
+        name = appliance_name(snap.spec.id, 0)
+        known = self._placed.get(name)
+        fresh = known is not None and time.monotonic() - known.at < FULL_ENSURE_EVERY_S
+        if known is not None and fresh and snap.applied_generation > 0:
+            return known
         plane = self._plane
         slot = self._slot(snap, 0, plane.networks.ensure(snap.network))
         placed = plane.compute.ensure(slot)
@@ -133,13 +152,24 @@ class Reconciler:
             server_state_file=info.paths.server_state_file,
             log_socket=info.paths.log_socket,
         )
-        cfg = render_haproxy(snap.spec, plane.render_settings(paths))
-        applied = plane.agent.apply_config(
-            slot.name, snap.generation, cfg, verify_targets(snap.spec)
-        )
+        self._placed[name] = _Placed(name, paths, time.monotonic())
+        return self._placed[name]
+
+    def _apply(self, lb_id: str, snap: LbSnapshot) -> Result:
+        plane = self._plane
+        name = appliance_name(snap.spec.id, 0)
+        try:
+            placed = self._place(lb_id, snap)
+            cfg = render_haproxy(snap.spec, plane.render_settings(placed.paths))
+            applied = plane.agent.apply_config(
+                name, snap.generation, cfg, verify_targets(snap.spec)
+            )
+        except Exception:
+            self._placed.pop(name, None)  # check everything again next time
+            raise
         with self._sessions() as session:
             now = self._clock()
-            record_appliance_config(session, slot.name, snap.generation, applied.config_sha256, now)
+            record_appliance_config(session, name, snap.generation, applied.config_sha256, now)
             record_applied(session, lb_id, snap.generation, snap.doomed, now)
             session.commit()
         return Result("applied", applied.action)
@@ -147,6 +177,7 @@ class Reconciler:
     def _teardown(self, lb_id: str, snap: LbSnapshot) -> Result:
         names = {a.name for a in snap.appliances} | {appliance_name(snap.spec.id, 0)}
         for name in sorted(names):
+            self._placed.pop(name, None)
             self._plane.agent.delete_appliance(name)
             self._plane.compute.delete(name)
         with self._sessions() as session:

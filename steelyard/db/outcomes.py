@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
@@ -22,26 +22,14 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(milliseconds=250 * 2 ** min(attempts, 10)), MAX_BACKOFF)
 
 
-def _child_tables(session: Session, lb_id: str) -> list[tuple[type[m.Provisioned], list[str]]]:
-    pool_ids = list(session.scalars(select(m.Pool.id).where(m.Pool.loadbalancer_id == lb_id)))
+def _children(lb_id: str) -> list[tuple[type[m.Provisioned], ColumnElement[bool]]]:
+    """Each child table with the condition that selects this load balancer's rows."""
+    pools = select(m.Pool.id).where(m.Pool.loadbalancer_id == lb_id).scalar_subquery()
     return [
-        (
-            m.Listener,
-            list(session.scalars(select(m.Listener.id).where(m.Listener.loadbalancer_id == lb_id))),
-        ),
-        (m.Pool, pool_ids),
-        (
-            m.Member,
-            list(session.scalars(select(m.Member.id).where(m.Member.pool_id.in_(pool_ids)))),
-        ),
-        (
-            m.HealthMonitor,
-            list(
-                session.scalars(
-                    select(m.HealthMonitor.id).where(m.HealthMonitor.pool_id.in_(pool_ids))
-                )
-            ),
-        ),
+        (m.Listener, m.Listener.loadbalancer_id == lb_id),
+        (m.Pool, m.Pool.loadbalancer_id == lb_id),
+        (m.Member, m.Member.pool_id.in_(pools)),
+        (m.HealthMonitor, m.HealthMonitor.pool_id.in_(pools)),
     ]
 
 
@@ -78,10 +66,10 @@ def record_applied(
     if lb.provisioning_status in SETTLING:
         lb.provisioning_status = active
         lb.updated_at = now
-    for table, ids in _child_tables(session, lb_id):
+    for table, belongs in _children(lb_id):
         session.execute(
             update(table)
-            .where(table.id.in_(ids), table.provisioning_status.in_(SETTLING))
+            .where(belongs, table.provisioning_status.in_(SETTLING))
             .values(provisioning_status=active, updated_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -89,9 +77,8 @@ def record_applied(
 
 def record_deleted(session: Session, lb_id: str) -> None:
     """Teardown finished: remove the load balancer and everything under it."""
-    tables = _child_tables(session, lb_id)
-    for table, ids in reversed(tables):  # members and monitors before pools
-        session.execute(delete(table).where(table.id.in_(ids)))
+    for table, belongs in reversed(_children(lb_id)):  # members and monitors before pools
+        session.execute(delete(table).where(belongs))
     session.execute(delete(m.ListenerStats).where(m.ListenerStats.loadbalancer_id == lb_id))
     session.execute(delete(m.Appliance).where(m.Appliance.loadbalancer_id == lb_id))
     session.execute(delete(m.LoadBalancer).where(m.LoadBalancer.id == lb_id))

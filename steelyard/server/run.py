@@ -24,7 +24,7 @@ from steelyard.compute.process import ProcessDriver
 from steelyard.controller.observer import StatusObserver
 from steelyard.controller.reconciler import DataPlane, Reconciler
 from steelyard.controller.workers import ControllerWorkers
-from steelyard.db.engine import make_engine, make_sessionmaker, sqlite_url
+from steelyard.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker, sqlite_url
 from steelyard.db.leases import new_owner_id
 from steelyard.db.migrate import upgrade
 from steelyard.db.networks import ensure_default_network
@@ -58,6 +58,7 @@ def _wait_for_agent(agent: AgentClient, timeout_s: float = 30) -> None:
 @dataclass
 class Running:
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
     agent_process: LocalAgent
     agent: AgentClient
     workers: ControllerWorkers
@@ -82,6 +83,7 @@ def start_control_plane(settings: ServerSettings) -> Running:
     engine = make_engine(sqlite_url(state))
     upgrade(engine)
     sessions = make_sessionmaker(engine)
+    read_sessions = make_read_sessionmaker(engine)
     with sessions() as session:
         ensure_default_network(
             session,
@@ -119,7 +121,7 @@ def start_control_plane(settings: ServerSettings) -> Running:
         host=socket.gethostname(),
         render_settings=render_settings,
     )
-    reconciler = Reconciler(sessions, plane, utcnow)
+    reconciler = Reconciler(sessions, plane, utcnow, read_sessions)
     workers = ControllerWorkers(
         sessions, reconciler, new_owner_id(), utcnow, workers=settings.workers
     )
@@ -128,7 +130,7 @@ def start_control_plane(settings: ServerSettings) -> Running:
         sessions, agent, utcnow, on_resync=workers.kick, interval_s=settings.status_interval_s
     )
     observer.start()
-    return Running(sessions, agent_process, agent, workers, observer)
+    return Running(sessions, read_sessions, agent_process, agent, workers, observer)
 
 
 def serve(settings: ServerSettings) -> None:
@@ -143,6 +145,7 @@ def serve(settings: ServerSettings) -> None:
         ApiSettings(auth=settings.auth, default_network=settings.default_network),
         running.sessions,
         running.workers.kick,
+        running.read_sessions,
     )
     if settings.auth == "noauth":
         log.warning(
