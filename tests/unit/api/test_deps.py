@@ -17,7 +17,7 @@ from steelyard.model.faults import Conflict
 
 def test_integrity_errors_are_conflicts(sessions: sessionmaker[Session]) -> None:
     notified: list[str] = []
-    deps = Deps(ApiSettings(auth="noauth"), sessions, notified.append)
+    deps = Deps(ApiSettings(auth="noauth"), sessions, notified.append, sessions)
 
     def racing(_: Session) -> Written[None]:
         raise IntegrityError("INSERT ...", None, Exception("UNIQUE constraint failed"))
@@ -31,7 +31,7 @@ def test_a_failing_notify_does_not_fail_the_write(sessions: sessionmaker[Session
     def broken(_: str) -> None:
         raise RuntimeError("reconciler gone")
 
-    deps = Deps(ApiSettings(auth="noauth"), sessions, broken)
+    deps = Deps(ApiSettings(auth="noauth"), sessions, broken, sessions)
 
     assert deps.write(lambda _: Written("done", "lb-1")) == "done"
 
