@@ -117,8 +117,7 @@ def _union(*lists: list[str] | None) -> tuple[str, ...]:
 def _overlaps_any(cidr: str, others: tuple[str, ...]) -> bool:
     net = _network(cidr)
     return any(
-        net.version == other.version and net.overlaps(other)
-        for other in map(_network, others)
+        net.version == other.version and net.overlaps(other) for other in map(_network, others)
     )
 
 
