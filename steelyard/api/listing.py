@@ -1,6 +1,7 @@
 """List requests: Octavia's query parameters in, `<resource>_links` out."""
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -65,10 +66,11 @@ def _flag(text: str | None, name: str) -> bool:
     raise BadRequest(f"Invalid value {echo(text)} for {name}.")
 
 
-def list_query(request: Request, settings: ApiSettings) -> ListQuery:
+def list_query(request: Request, settings: ApiSettings, special: Sequence[str] = ()) -> ListQuery:
+    """The list parameters; those named in `special` are the caller's, not filters."""
     filters: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
-        if name not in CONTROL:
+        if name not in CONTROL and name not in special:
             filters.setdefault(name, []).append(value)
     return ListQuery(
         limit=_limit(request, settings),
@@ -81,6 +83,20 @@ def list_query(request: Request, settings: ApiSettings) -> ListQuery:
 
 def flag(request: Request, name: str) -> bool:
     return _flag(request.query_params.get(name), name)
+
+
+def time_param(request: Request, name: str) -> datetime | None:
+    """An ISO 8601 time (`2026-12-01T10:00:00Z`) as naive UTC; without an offset it is UTC."""
+    text = request.query_params.get(name)
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"Invalid value {echo(text)} for {name}.") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
 
 
 def _links(

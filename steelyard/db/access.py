@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, case, select, update
 from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
@@ -35,6 +35,7 @@ RESOURCE_NAMES: dict[type[m.Provisioned], str] = {
     m.Member: "Member",
     m.HealthMonitor: "Health Monitor",
 }
+BUMP_BATCH = 500  # ids per UPDATE (SQLite limits the bound parameters of a statement)
 REQUIRED = object()  # in update defaults: the attribute may be changed but not reset with null
 COMMON_DEFAULTS: dict[str, Any] = {
     "name": "",
@@ -51,6 +52,18 @@ class Written(Generic[T]):
 
     result: T
     loadbalancer_id: str
+
+    @property
+    def touched(self) -> tuple[str, ...]:
+        return (self.loadbalancer_id,)
+
+
+@dataclass(frozen=True)
+class WrittenMany(Generic[T]):
+    """A write that bumped any number of load balancers (a deployment-wide setting)."""
+
+    result: T
+    touched: tuple[str, ...]
 
 
 def utcnow() -> datetime:
@@ -83,6 +96,28 @@ def loadbalancer_of(session: Session, row: m.Provisioned) -> str:
     raise TypeError(type(row))
 
 
+def bump_generations(session: Session, lb_ids: Sequence[str], now: datetime) -> None:
+    """Record that these (locked) load balancers' desired state changed."""
+    for start in range(0, len(lb_ids), BUMP_BATCH):
+        _bump(session, lb_ids[start : start + BUMP_BATCH], now)
+
+
+def _bump(session: Session, lb_ids: Sequence[str], now: datetime) -> None:
+    T = m.LoadBalancer
+    session.execute(
+        update(T)
+        .where(T.id.in_(lb_ids))
+        .values(
+            desired_generation=T.desired_generation + 1,
+            provisioning_status=case(
+                (T.provisioning_status == PENDING_CREATE, PENDING_CREATE), else_=PENDING_UPDATE
+            ),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+
+
 def touch_loadbalancer(session: Session, lb_id: str, now: datetime) -> None:
     """Lock the load balancer and record that its desired state changed."""
     lb = session.scalar(select(m.LoadBalancer).where(m.LoadBalancer.id == lb_id).with_for_update())
@@ -90,17 +125,7 @@ def touch_loadbalancer(session: Session, lb_id: str, now: datetime) -> None:
         raise NotFound("Load Balancer", lb_id)
     if lb.deleting:
         raise Immutable("Load Balancer", lb_id)
-    status = lb.provisioning_status
-    session.execute(
-        update(m.LoadBalancer)
-        .where(m.LoadBalancer.id == lb_id)
-        .values(
-            desired_generation=m.LoadBalancer.desired_generation + 1,
-            provisioning_status=status if status == PENDING_CREATE else PENDING_UPDATE,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session="fetch")
-    )
+    bump_generations(session, [lb_id], now)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from steelyard.db.access import (
     update_row,
 )
 from steelyard.db.listing import attributes, list_visible, show_visible
+from steelyard.db.protection import stored
 from steelyard.db.tree import add_listener, add_tree, usable_pool
 from steelyard.model.enums import ListenerProtocol
 from steelyard.model.faults import ValidationFailure
@@ -25,6 +26,7 @@ from steelyard.model.listener import (
     ListenerUpdate,
     check_insert_headers,
 )
+from steelyard.model.listener_protection import check_protection
 from steelyard.model.listing import ListQuery
 from steelyard.model.status import Stats
 
@@ -77,6 +79,12 @@ def update_listener(
             listener.insert_headers = check_insert_headers(protocol, listener.insert_headers)
         except ValueError as exc:
             raise ValidationFailure(reason(exc)) from None
+        if "protection" in body.model_fields_set:  # the whole object; null or {}: none
+            try:
+                check_protection(protocol, body.protection)
+            except ValueError as exc:
+                raise ValidationFailure(f"protection: {exc}") from None
+            listener.protection = stored(body.protection)
 
     opened = update_row(session, m.Listener, ident, scope, body, UPDATE_DEFAULTS, check)
     return Written(views.listeners(session, [opened.row])[0], opened.loadbalancer_id)

@@ -30,6 +30,7 @@ from steelyard.model.faults import BadRequest, echo
 from steelyard.model.listing import ListQuery
 
 R = TypeVar("R", bound=m.Provisioned)
+Row = TypeVar("Row", bound=m.Provisioned | m.Event)  # what list_page pages through
 Body = TypeVar("Body")
 View = Callable[[Session, Sequence[R]], list[Body]]
 
@@ -43,7 +44,7 @@ def attributes(fields: Sequence[str], *extra: str) -> tuple[str, ...]:
     return tuple(name for name in (*fields, *extra) if name not in ("tags", "insert_headers"))
 
 
-def _column(table: type[R], name: str) -> InstrumentedAttribute[Any]:
+def _column(table: type[Row], name: str) -> InstrumentedAttribute[Any]:
     column: InstrumentedAttribute[Any] = getattr(table, name)
     return column
 
@@ -64,7 +65,7 @@ def _value(column: InstrumentedAttribute[Any], name: str, raw: str) -> Any:
     return raw
 
 
-def _sort_expression(table: type[R], column: InstrumentedAttribute[Any]) -> ColumnElement[Any]:
+def _sort_expression(table: type[Row], column: InstrumentedAttribute[Any]) -> ColumnElement[Any]:
     """NULLs sort as a neutral value, so that keyset comparisons stay total."""
     if not column.expression.nullable:
         return column.expression
@@ -88,11 +89,11 @@ def _sort_keys(query: ListQuery, allowed: Sequence[str]) -> list[tuple[str, bool
 
 def list_page(
     session: Session,
-    table: type[R],
+    table: type[Row],
     query: ListQuery,
     attributes: Sequence[str],
     where: Sequence[ColumnElement[bool]] = (),
-) -> list[R]:
+) -> list[Row]:
     """One page of `table` rows matching `where` and the query's filters.
 
     `attributes` are the API attributes that may be filtered and sorted on; each is a column

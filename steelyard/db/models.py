@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID = String(36)
+NULLABLE_JSON = JSON(none_as_null=True)  # None is SQL NULL, not the JSON text 'null'
 
 
 class Base(DeclarativeBase):
@@ -95,6 +96,9 @@ class LoadBalancer(Provisioned, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # protection (issue 5): the operator's layers; tenants cannot loosen them
+    protection_override: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
+    under_attack: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("vip_subnet_id", "vip_address", name="uq_lb_vip"),
@@ -114,6 +118,8 @@ class Listener(Provisioned, Base):
     timeout_member_data: Mapped[int] = mapped_column(Integer, default=50000)
     timeout_tcp_inspect: Mapped[int] = mapped_column(Integer, default=0)
     insert_headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the tenant's Protection as given (absent fields left out); None: the defaults apply
+    protection: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
 
     __table_args__ = (
         UniqueConstraint("loadbalancer_id", "protocol_port", name="uq_listener_port"),
@@ -190,3 +196,29 @@ class ListenerStats(Base):
     total_connections: Mapped[int] = mapped_column(Integer, default=0)
     request_errors: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DeploymentSetting(Base):
+    """Operator settings of the whole deployment, one JSON value per key
+    (e.g. "protection_defaults")."""
+
+    __tablename__ = "deployment_settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Event(Base):
+    """Something that happened to a load balancer or the deployment, for operators (and the
+    load balancer's tenant): protection breaches, operator actions, later failovers..."""
+
+    __tablename__ = "events"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    type: Mapped[str] = mapped_column(String(64), index=True)  # e.g. "protection.breach"
+    severity: Mapped[str] = mapped_column(String(16))  # info, warning, critical
+    loadbalancer_id: Mapped[str | None] = mapped_column(ID, index=True, nullable=True)
+    project_id: Mapped[str | None] = mapped_column(String(255), index=True, nullable=True)
+    listener_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

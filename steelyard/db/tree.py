@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from steelyard.db import models as m
 from steelyard.db.access import PENDING_CREATE, PENDING_DELETE
 from steelyard.db.networks import visible_subnet
+from steelyard.db.protection import stored
 from steelyard.model.enums import ListenerProtocol, OperatingStatus
 from steelyard.model.faults import BadRequest, Conflict, NotFound, ValidationFailure
 from steelyard.model.healthmonitor import HTTP_DEFAULTS, HTTP_TYPES, HealthMonitorSingleCreate
@@ -199,6 +200,7 @@ def add_listener(
         timeout_member_data=body.timeout_member_data,
         timeout_tcp_inspect=body.timeout_tcp_inspect,
         insert_headers=dict(body.insert_headers),
+        protection=stored(body.protection),
     )
     session.add(row)
     session.flush()

@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from steelyard.db import models as m
+from steelyard.db.protection import effective_by_listener, listener_protection
 from steelyard.model.fields import ids
 from steelyard.model.healthmonitor import HealthMonitorFull, HealthMonitorOut
 from steelyard.model.listener import ListenerFull, ListenerOut
@@ -91,10 +92,22 @@ LISTENER_FIELDS = (
 )
 
 
-def listeners(_: Session, rows: Sequence[m.Listener]) -> list[ListenerOut]:
+def _listener_fields(session: Session, rows: Sequence[m.Listener]) -> list[dict[str, Any]]:
+    effective = effective_by_listener(session, rows)
     return [
-        ListenerOut(**_columns(row, LISTENER_FIELDS), loadbalancers=ids([row.loadbalancer_id]))
+        {
+            **_columns(row, LISTENER_FIELDS),
+            "protection": listener_protection(row),
+            "effective_protection": effective[row.id],
+        }
         for row in rows
+    ]
+
+
+def listeners(session: Session, rows: Sequence[m.Listener]) -> list[ListenerOut]:
+    return [
+        ListenerOut(**fields, loadbalancers=ids([row.loadbalancer_id]))
+        for row, fields in zip(rows, _listener_fields(session, rows), strict=True)
     ]
 
 
@@ -199,8 +212,8 @@ def loadbalancer_full(session: Session, lb: m.LoadBalancer) -> LoadBalancerFull:
     return LoadBalancerFull(
         **_lb_fields(lb),
         listeners=[
-            ListenerFull(**_columns(row, LISTENER_FIELDS))
-            for row in _by_created(list(lb_listeners))
+            ListenerFull(**fields)
+            for fields in _listener_fields(session, _by_created(list(lb_listeners)))
         ],
         pools=full_pools,
     )

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from steelyard.model.enums import ListenerProtocol
 from steelyard.model.fields import (
@@ -17,8 +17,11 @@ from steelyard.model.fields import (
     ProjectId,
     Uuid,
 )
+from steelyard.model.listener_protection import GivenProtection, check_protection
 from steelyard.model.options import Absent, refusing
 from steelyard.model.pool import PoolSingleCreate
+from steelyard.model.protection import Protection
+from steelyard.model.spec import ProtectionSpec
 
 Protocol = Annotated[
     ListenerProtocol,
@@ -81,6 +84,17 @@ class ListenerSingleCreate(_TlsAbsent, DescribedCreate):
     timeout_member_connect: TimeoutMs = DEFAULT_TIMEOUTS["timeout_member_connect"]
     timeout_member_data: TimeoutMs = DEFAULT_TIMEOUTS["timeout_member_data"]
     timeout_tcp_inspect: TimeoutMs = DEFAULT_TIMEOUTS["timeout_tcp_inspect"]
+    protection: Protection | None = None  # Steelyard extension (issue 5); absent: defaults
+
+    @field_validator("protection")
+    @classmethod
+    def _protocol_can_enforce(
+        cls, value: Protection | None, info: ValidationInfo
+    ) -> Protection | None:
+        protocol = info.data.get("protocol")
+        if protocol is not None:
+            check_protection(protocol, value)
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -100,6 +114,9 @@ class ListenerCreateRoot(Body):
 
 
 class ListenerUpdate(_TlsAbsent, DescribedUpdate):
+    """`protection` replaces the whole object (fields left out fall back to the defaults, they
+    are not kept from before); null or {} removes it."""
+
     connection_limit: ConnectionLimit | None = None
     default_pool_id: Uuid | None = None
     insert_headers: InsertHeaders | None = None
@@ -107,6 +124,7 @@ class ListenerUpdate(_TlsAbsent, DescribedUpdate):
     timeout_member_connect: TimeoutMs | None = None
     timeout_member_data: TimeoutMs | None = None
     timeout_tcp_inspect: TimeoutMs | None = None
+    protection: Protection | None = None
 
 
 class ListenerUpdateRoot(Body):
@@ -135,6 +153,10 @@ class ListenerFull(DescribedOut):
     tls_ciphers: None = None
     tls_versions: None = None
     alpn_protocols: None = None
+    # Steelyard extension: the tenant's own settings, and what applies once deployment
+    # defaults and operator overrides are merged in (null: nothing is limited).
+    protection: GivenProtection = None
+    effective_protection: ProtectionSpec | None = None
 
 
 class ListenerOut(ListenerFull):

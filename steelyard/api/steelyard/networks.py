@@ -11,22 +11,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from steelyard.api.auth import Context
-from steelyard.api.deps import AppDeps, Reader, Writer, body, no_content, one
+from steelyard.api.deps import Admin, AppDeps, Reader, body, no_content, one
 from steelyard.db import networks as db
-from steelyard.model.faults import Forbidden
 from steelyard.model.network import NetworkCreateRoot, SubnetCreateRoot
 
 router = APIRouter(prefix="/steelyard", tags=["networks"])
-
-
-def _admin(ctx: Writer) -> Context:
-    if not ctx.is_admin:
-        raise Forbidden()
-    return ctx
-
-
-Admin = Annotated[Context, Depends(_admin)]
 
 
 def _collection(

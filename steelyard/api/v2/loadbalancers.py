@@ -1,5 +1,5 @@
 """/lbaas/loadbalancers: list, create (also fully populated), show, update, delete, status,
-stats."""
+stats, and (Steelyard extension) the load balancer's events."""
 
 from typing import Annotated
 
@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from steelyard.api.deps import AppDeps, Reader, Writer, body, no_content, one
-from steelyard.api.listing import flag, list_query, page
+from steelyard.api.listing import flag, list_query, page, time_param
 from steelyard.db import loadbalancers as db
+from steelyard.db.events import loadbalancer_events
 from steelyard.db.status import loadbalancer_stats, status_tree
 from steelyard.model.loadbalancer import LoadBalancerCreateRoot, LoadBalancerUpdateRoot
 
@@ -63,3 +64,12 @@ def show_status(lb_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
 @router.get("/{lb_id}/stats")
 def show_stats(request: Request, lb_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
     return one(request, "stats", deps.read(lambda s: loadbalancer_stats(s, ctx.scope, lb_id)))
+
+
+@router.get("/{lb_id}/events")
+def list_events(request: Request, lb_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
+    """As GET /v2/operator/events (same filters and `since`), for one load balancer."""
+    query = list_query(request, deps.settings, special=("since",))
+    since = time_param(request, "since")
+    items = deps.read(lambda s: loadbalancer_events(s, ctx.scope, lb_id, query, since))
+    return page(request, deps.settings, "events", items, query)
