@@ -8,6 +8,7 @@
                                                 400 ApplyError when HAProxy rejects the config
                                                 (the previous config keeps serving)
   GET    /v1/appliances/{name}/stats            -> list[StatRow]
+  GET    /v1/appliances/{name}/protection       -> ProtectionStats (409 when not running)
 
 Appliance names match `NAME_PATTERN`; anything else is a 400.
 """
@@ -18,6 +19,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+# Why a protected listener refused a client, in the order of the gpc counters the renderer
+# writes into each `sr_<listener id>` table (render/protection.py `REASONS`; a test pins both).
+REJECTION_REASONS = ("deny_cidr", "max_conn", "conn_rate", "req_rate", "header_size", "body_size")
 
 
 class AgentInfo(BaseModel):
@@ -91,3 +95,35 @@ class StatRow(BaseModel):
     hrsp_2xx: int = 0
     hrsp_4xx: int = 0
     hrsp_5xx: int = 0
+
+
+class SourceStats(BaseModel):
+    """One tracked client address (IPv4-mapped IPv6 keys are shown as IPv4)."""
+
+    address: str
+    conn_cur: int  # connections open now
+    conn_rate: int  # new connections in the listener's conn_rate_period_s
+    http_req_rate: int | None = None  # HTTP requests in req_rate_period_s; None on TCP
+
+
+class ListenerProtection(BaseModel):
+    """A protected listener's counters, as HAProxy holds them (they restart at 0 on a reload)."""
+
+    listener_id: str
+    rejected: dict[str, int]  # REJECTION_REASONS -> refusals since HAProxy loaded this config
+    # The frontend's `ereq`: requests cut by `timeout http-request` (slow clients, answered 408)
+    # together with malformed requests; HAProxy's counters do not separate them, its logs do.
+    request_errors: int = 0
+    tracked_sources: int = 0
+    table_size: int = 0
+    conn_rate_period_s: int | None = None
+    req_rate_period_s: int | None = None
+    # The union of the top 10 by http_req_rate, by conn_rate and by conn_cur, busiest first.
+    # Above `full_scan_limit` tracked sources only sources over a configured limit are listed.
+    top_sources: list[SourceStats] = Field(default_factory=list)
+    top_sources_over_limit_only: bool = False
+
+
+class ProtectionStats(BaseModel):
+    listeners: list[ListenerProtection]
+    duration_ms: float  # time spent reading HAProxy's tables (it scans them to answer)

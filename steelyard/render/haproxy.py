@@ -3,8 +3,10 @@
 Layout and naming contract (other modules depend on it):
 - `global` and `defaults`, then one `frontend` per listener named by the listener id, sorted by
   port, then one `backend` per pool named by the pool id, sorted by id, with one `server` per
-  member named by the member id (format in `haproxy_backend`). Sorting makes the text
-  independent of the order the spec was built in, so an unchanged load balancer never reloads.
+  member named by the member id (format in `haproxy_backend`), then the stick tables of each
+  protected listener in listener order (`st_<listener id>`, `sr_<listener id>`; see
+  `protection`). Sorting makes the text independent of the order the spec was built in, so an
+  unchanged load balancer never reloads.
 - Pools used by no listener are still rendered, so that their members are health-checked.
 
 Every value is checked against an allow-list (`validate`) and rejected with `RenderError` when it
@@ -30,7 +32,11 @@ from steelyard.render.haproxy_backend import (
     BackendTimeouts,
     backend_section,
 )
-from steelyard.render.haproxy_frontend import FrontendContext, frontend_section
+from steelyard.render.haproxy_frontend import (
+    FrontendContext,
+    frontend_protection,
+    frontend_section,
+)
 
 __all__ = ["render_haproxy"]
 
@@ -69,6 +75,7 @@ def render_haproxy(spec: LoadBalancerSpec, settings: RenderSettings) -> str:
     sections.extend(
         backend_section(pool, backend_timeouts(pool.id, listeners), vip.version) for pool in pools
     )
+    sections.extend(_protection_tables(listeners, context))
     _check_lines(sections)
     header = f"# haproxy.cfg for load balancer {lb_id}, rendered by steelyard; do not edit"
     return header + "\n" + "\n\n".join("\n".join(section) for section in sections) + "\n"
@@ -89,6 +96,15 @@ def backend_timeouts(pool_id: str, listeners: list[ListenerSpec]) -> BackendTime
     ]
     data = [_ms(user.timeout_member_data, "listener.timeout_member_data") for user in users]
     return BackendTimeouts(connect_ms=max(connect), server_ms=max(data))
+
+
+def _protection_tables(listeners: list[ListenerSpec], context: FrontendContext) -> list[list[str]]:
+    tables: list[list[str]] = []
+    for listener in listeners:
+        protection = frontend_protection(listener, context)
+        if protection is not None:
+            tables.extend(list(table) for table in protection.tables)
+    return tables
 
 
 def _ms(value: object, field: str) -> int:

@@ -7,6 +7,7 @@ from steelyard.model.spec import ListenerSpec, PoolSpec
 from steelyard.render import validate as v
 from steelyard.render.errors import RenderError
 from steelyard.render.haproxy_backend import INDENT, MAX_MS, pool_mode
+from steelyard.render.protection import ProtectionLines, render_protection
 
 # What each supported insert_headers key adds to an HTTP frontend, in output order.
 # Frontend rules run once per request whichever backend serves it, so a pool shared by
@@ -38,22 +39,41 @@ def frontend_section(listener: ListenerSpec, context: FrontendContext) -> list[s
     mode = "http" if protocol is ListenerProtocol.HTTP else "tcp"
     client_ms = v.integer(listener.timeout_client_data, "listener.timeout_client_data", 0, MAX_MS)
     inspect_ms = v.integer(listener.timeout_tcp_inspect, "listener.timeout_tcp_inspect", 0, MAX_MS)
+    protection = frontend_protection(listener, context)
+    maxconn = _maxconn(listener.connection_limit, context)
+    bind = f"bind {v.host_port(context.vip, port)}"
+    if protection is not None:
+        bind = " ".join((bind, *protection.bind_options))
+        if protection.maxconn is not None:
+            maxconn = min(maxconn, protection.maxconn)
     body: list[str] = []
     if not (enabled and context.lb_enabled):
         # Disabled listeners keep their section so that the names stay stable; the load
         # balancer's own admin_state_up disables every listener.
         body.append("disabled")
     body.append(f"mode {mode}")
-    body.append(f"bind {v.host_port(context.vip, port)}")
-    body.append(f"maxconn {_maxconn(listener.connection_limit, context)}")
+    body.append(bind)
+    body.append(f"maxconn {maxconn}")
     body.append(f"timeout client {client_ms}ms")
     if inspect_ms > 0:
         body.append(f"tcp-request inspect-delay {inspect_ms}ms")
     if context.logging:
         body.append("option httplog" if mode == "http" else "option tcplog")
+    if protection is not None:
+        # Before the header lines and the routing line: limits run before anything else.
+        body.extend(protection.frontend)
     body.extend(_insert_header_lines(listener.insert_headers, mode))
     body.append(_routing_line(listener, mode, context.pools))
     return [f"frontend {listener_id}", *(INDENT + line for line in body)]
+
+
+def frontend_protection(listener: ListenerSpec, context: FrontendContext) -> ProtectionLines | None:
+    """The listener's protection lines and table sections; None when it has no protection."""
+    if listener.protection is None:
+        return None
+    protocol = v.member_of(ListenerProtocol, listener.protocol, "listener.protocol")
+    http = protocol is ListenerProtocol.HTTP
+    return render_protection(listener.id, listener.protection, http, context.vip.version)
 
 
 def _maxconn(connection_limit: object, context: FrontendContext) -> int:

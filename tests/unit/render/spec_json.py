@@ -24,6 +24,7 @@ from steelyard.model.spec import (
     LoadBalancerSpec,
     MemberSpec,
     PoolSpec,
+    ProtectionSpec,
     RenderSettings,
     RuntimePaths,
     SessionPersistenceSpec,
@@ -77,8 +78,17 @@ def pool_from_json(data: Mapping[str, Any]) -> PoolSpec:
     return PoolSpec(**_kwargs(data, PoolSpec, convert))
 
 
+def protection_from_json(data: Mapping[str, Any]) -> ProtectionSpec:
+    convert: Converters = {name: tuple for name in ("deny_cidrs", "allow_cidrs", "trusted_proxies")}
+    return ProtectionSpec(**_kwargs(data, ProtectionSpec, convert))
+
+
 def listener_from_json(data: Mapping[str, Any]) -> ListenerSpec:
-    convert: Converters = {"protocol": ListenerProtocol, "insert_headers": _headers}
+    convert: Converters = {
+        "protocol": ListenerProtocol,
+        "insert_headers": _headers,
+        "protection": _optional(protection_from_json),
+    }
     return ListenerSpec(**_kwargs(data, ListenerSpec, convert))
 
 
