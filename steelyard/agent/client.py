@@ -22,6 +22,8 @@ from steelyard.agent.contract import (
     ApplyError,
     ApplyResult,
     ConfigApply,
+    ListenerProtection,
+    ProtectionStats,
     StatRow,
 )
 from steelyard.agent.layout import valid_name
@@ -99,6 +101,11 @@ class AgentClient:
 
     def stats(self, name: str) -> list[StatRow]:
         return _STAT_ROWS.validate_python(self._json("GET", _path(name) + "/stats"))
+
+    def protection_stats(self, name: str) -> list[ListenerProtection]:
+        """Rejections, tracked and top sources of each protected listener (409: not running)."""
+        body = self._json("GET", _path(name) + "/protection")
+        return ProtectionStats.model_validate(body).listeners
 
     def close(self) -> None:
         self._http.close()

@@ -22,13 +22,16 @@ from steelyard.agent.contract import (
     ApplyError,
     ApplyResult,
     ConfigApply,
+    ProtectionStats,
     StatRow,
 )
 from steelyard.agent.haproxy_process import DEFAULT_BINARY, haproxy_version
 from steelyard.agent.layout import valid_name
 from steelyard.agent.netns import netns_exists, parse_address
 from steelyard.agent.pki import PkiPaths, certificate_not_after
+from steelyard.agent.protection_stats import read_protection_stats
 from steelyard.agent.registry import ApplianceRegistry, NetnsConflict
+from steelyard.agent.runtime_api import RuntimeApiError
 
 log = logging.getLogger("steelyard.agent")
 
@@ -113,6 +116,17 @@ def create_agent_app(
             return appliance(name).stats()
         except NotRunning as exc:
             raise HTTPException(409, f"HAProxy is not running: {exc}") from exc
+
+    @app.get("/v1/appliances/{name}/protection")
+    def protection(name: str) -> ProtectionStats:
+        # Read-only, so no appliance lock: a reload meanwhile at worst answers for either config.
+        target = appliance(name)
+        if target.process.master_pid() is None:
+            raise HTTPException(409, f"HAProxy is not running: {name}")
+        try:
+            return read_protection_stats(target.runtime, target.layout.cfg.read_text())
+        except (OSError, RuntimeApiError) as exc:
+            raise HTTPException(409, f"HAProxy's tables could not be read: {exc}") from exc
 
     # Anything else under /v1/appliances/ (a name with "/", "..", ...) is a bad name, not a
     # missing route: registered last, so that it only sees what the routes above did not take.
