@@ -102,7 +102,7 @@ class Protection(Body):
         denied = _NetworkIndex(deny)
         for a in allow:
             if denied.overlaps(a):
-                raise ValueError(f"allow_cidrs {a} overlaps an entry of deny_cidrs")
+                raise ValueError(f"allow_cidrs {a} overlaps deny_cidrs")
         for c in self.trusted_proxies or []:
             _network(c)
         if self.conn_rate_period_s is not None and self.conn_rate_per_source is None:
