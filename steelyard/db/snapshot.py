@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
+from steelyard.db.protection import Layers, listener_effective, protection_layers
 from steelyard.model.enums import (
     HealthMonitorType,
     HTTPMethod,
@@ -113,7 +114,7 @@ def _member(row: m.Member) -> MemberSpec:
     )
 
 
-def _listener(row: m.Listener, live_pools: set[str]) -> ListenerSpec:
+def _listener(row: m.Listener, live_pools: set[str], layers: Layers) -> ListenerSpec:
     return ListenerSpec(
         id=row.id,
         protocol=ListenerProtocol(row.protocol),
@@ -126,6 +127,7 @@ def _listener(row: m.Listener, live_pools: set[str]) -> ListenerSpec:
         timeout_tcp_inspect=row.timeout_tcp_inspect,
         insert_headers=tuple(sorted((str(k), str(v)) for k, v in row.insert_headers.items())),
         admin_state_up=row.admin_state_up,
+        protection=listener_effective(row, layers),
     )
 
 
@@ -155,6 +157,7 @@ def load_snapshot(session: Session, lb_id: str) -> LbSnapshot | None:
         select(m.Appliance).where(m.Appliance.loadbalancer_id == lb_id).order_by(m.Appliance.slot)
     ).all()
 
+    layers = protection_layers(session, lb_id)
     live_pools = [p for p in pools if p.provisioning_status != DELETING]
     live_pool_ids = {p.id for p in live_pools}
     pool_specs = tuple(
@@ -177,7 +180,9 @@ def load_snapshot(session: Session, lb_id: str) -> LbSnapshot | None:
         id=lb.id,
         vip_address=lb.vip_address,
         listeners=tuple(
-            _listener(li, live_pool_ids) for li in listeners if li.provisioning_status != DELETING
+            _listener(li, live_pool_ids, layers)
+            for li in listeners
+            if li.provisioning_status != DELETING
         ),
         pools=pool_specs,
         admin_state_up=lb.admin_state_up,
