@@ -2,7 +2,7 @@
 
 from typing import Protocol
 
-from steelyard.agent.contract import ApplianceInfo, ApplyResult, StatRow
+from steelyard.agent.contract import ApplianceInfo, ApplyResult, ListenerProtection, StatRow
 from steelyard.db.snapshot import VipNetwork
 
 
@@ -20,6 +20,8 @@ class ApplianceAgent(Protocol):
     ) -> ApplyResult: ...
 
     def stats(self, name: str) -> list[StatRow]: ...
+
+    def protection_stats(self, name: str) -> list[ListenerProtection]: ...
 
 
 class VipNetworks(Protocol):

@@ -222,3 +222,14 @@ class Event(Base):
     listener_id: Mapped[str | None] = mapped_column(ID, nullable=True)
     message: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ListenerRejections(Base):
+    """Connections and requests a listener's protection refused, per reason (cumulative)."""
+
+    __tablename__ = "listener_rejections"
+    listener_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    loadbalancer_id: Mapped[str] = mapped_column(ID, index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -107,3 +107,25 @@ def observed_loadbalancers(session: Session) -> list[tuple[str, str]]:
         .where(m.Appliance.applied_generation > 0, m.LoadBalancer.deleting.is_(False))
     ).all()
     return [(lb_id, name) for lb_id, name in rows if lb_id is not None]
+
+
+def add_rejections(
+    session: Session, lb_id: str, gained: dict[str, dict[str, int]], now: datetime
+) -> None:
+    """Add what each listener's protection refused since the last observation, per reason."""
+    for listener_id, by_reason in gained.items():
+        if session.get(m.Listener, listener_id) is None:
+            continue  # deleted meanwhile
+        for reason, count in by_reason.items():
+            row = session.get(m.ListenerRejections, (listener_id, reason))
+            if row is None:
+                row = m.ListenerRejections(
+                    listener_id=listener_id,
+                    reason=reason,
+                    loadbalancer_id=lb_id,
+                    count=0,
+                    updated_at=now,
+                )
+                session.add(row)
+            row.count += count
+            row.updated_at = now

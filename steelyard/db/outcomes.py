@@ -80,6 +80,9 @@ def record_deleted(session: Session, lb_id: str) -> None:
     for table, belongs in reversed(_children(lb_id)):  # members and monitors before pools
         session.execute(delete(table).where(belongs))
     session.execute(delete(m.ListenerStats).where(m.ListenerStats.loadbalancer_id == lb_id))
+    session.execute(
+        delete(m.ListenerRejections).where(m.ListenerRejections.loadbalancer_id == lb_id)
+    )
     session.execute(delete(m.Appliance).where(m.Appliance.loadbalancer_id == lb_id))
     session.execute(delete(m.LoadBalancer).where(m.LoadBalancer.id == lb_id))
 
