@@ -15,6 +15,7 @@ from steelyard.db.access import (
 )
 from steelyard.db.listing import attributes, list_visible, show_visible
 from steelyard.db.protection import stored
+from steelyard.db.status import rejections
 from steelyard.db.tree import add_listener, add_tree, usable_pool
 from steelyard.model.enums import ListenerProtocol
 from steelyard.model.faults import ValidationFailure
@@ -96,7 +97,8 @@ def delete_listener(session: Session, scope: str | None, ident: str) -> Written[
 
 def listener_stats(session: Session, scope: str | None, ident: str) -> Stats:
     listener = get_visible(session, m.Listener, ident, scope)
+    rejected = rejections(session, m.ListenerRejections.listener_id == listener.id)
     row = session.get(m.ListenerStats, listener.id)
     if row is None:
-        return Stats()
-    return Stats.model_validate(row, from_attributes=True)
+        return Stats(rejected=rejected)
+    return Stats.model_validate(row, from_attributes=True).model_copy(update={"rejected": rejected})

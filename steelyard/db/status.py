@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
@@ -92,9 +92,19 @@ def loadbalancer_stats(session: Session, scope: str | None, ident: str) -> Stats
         ).where(S.loadbalancer_id == lb.id)
     ).one()
     return Stats(
+        rejected=rejections(session, m.ListenerRejections.loadbalancer_id == lb.id),
         bytes_in=row[0],
         bytes_out=row[1],
         active_connections=row[2],
         total_connections=row[3],
         request_errors=row[4],
     )
+
+
+def rejections(session: Session, belongs: ColumnElement[bool]) -> dict[str, int]:
+    """Protection refusals per reason, summed over the rows `belongs` selects."""
+    R = m.ListenerRejections
+    rows = session.execute(
+        select(R.reason, func.sum(R.count)).where(belongs).group_by(R.reason).order_by(R.reason)
+    )
+    return {reason: int(total) for reason, total in rows}

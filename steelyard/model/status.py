@@ -52,3 +52,5 @@ class Stats(Out):
     active_connections: int = 0
     total_connections: int = 0
     request_errors: int = 0
+    # Steelyard extension: what protection refused, per reason (deny_cidr, max_conn, ...)
+    rejected: dict[str, int] = Field(default_factory=dict)

@@ -194,6 +194,16 @@ def test_stats(
                 updated_at=datetime(2026, 1, 1),
             )
         )
+        for reason, count in (("req_rate", 11), ("deny_cidr", 2)):
+            session.add(
+                models.ListenerRejections(
+                    listener_id=listener["id"],
+                    reason=reason,
+                    loadbalancer_id=lb["id"],
+                    count=count,
+                    updated_at=datetime(2026, 1, 1),
+                )
+            )
 
     assert client.get(path).json()["stats"] == {
         "bytes_in": 3,
@@ -201,4 +211,5 @@ def test_stats(
         "active_connections": 5,
         "total_connections": 6,
         "request_errors": 7,
+        "rejected": {"deny_cidr": 2, "req_rate": 11},
     }

@@ -273,6 +273,15 @@ def test_stats_sum_the_listener_counters(
                     updated_at=datetime(2026, 1, 1),
                 )
             )
+            session.add(
+                models.ListenerRejections(
+                    listener_id=listener_id,
+                    reason="req_rate",
+                    loadbalancer_id=lb["id"],
+                    count=100 * (i + 1),
+                    updated_at=datetime(2026, 1, 1),
+                )
+            )
 
     stats = client.get(f"/v2/lbaas/loadbalancers/{lb['id']}/stats").json()["stats"]
 
@@ -282,4 +291,5 @@ def test_stats_sum_the_listener_counters(
         "active_connections": 2,
         "total_connections": 14,
         "request_errors": 1,
+        "rejected": {"req_rate": 300},
     }
