@@ -149,6 +149,9 @@ def _case(target: Target, backend_pids: list[int], close: bool, duration: int) -
         "backend": round(after[1] - before[1], 2),
         "wrk": round(after[2] - before[2], 2),
     }
+    # The whole pipeline's cost per request: steadier than req/s when others share the cores.
+    spent = sum(after) - sum(before)
+    result["requests_per_cpu_s"] = round(result["requests"] / spent, 1) if spent > 0 else None
     return result
 
 
@@ -196,13 +199,45 @@ def main() -> None:
     report(facts, args, samples, octavia, steelyard_cfg, log)
 
 
-def _median(samples: dict[str, list[dict[str, Any]]], key: str) -> float | None:
+def _median(samples: dict[str, list[dict[str, Any]]], key: str, metric: str) -> float | None:
     runs = samples.get(key)
-    return statistics.median(r["requests_per_s"] for r in runs) if runs else None
+    return round(statistics.median(r[metric] for r in runs), 1) if runs else None
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a is not None and b else None
+
+
+def _figures(samples: dict[str, list[dict[str, Any]]], metric: str) -> dict[str, Any]:
+    """Per mode: the median of `metric` for each target and the ratios the issue asks for."""
+    figures: dict[str, Any] = {}
+    for mode in ("keep-alive", "close"):
+        direct = _median(samples, f"direct/{mode}", metric)
+        steelyard = _median(samples, f"steelyard/{mode}", metric)
+        entry: dict[str, Any] = {
+            "direct": direct,
+            "steelyard": steelyard,
+            "steelyard_vs_direct": _ratio(steelyard, direct),
+        }
+        for name in ("octavia", "octavia-nbthread1"):
+            other = _median(samples, f"{name}/{mode}", metric)
+            entry[name] = other
+            entry[f"{name}_vs_direct"] = _ratio(other, direct)
+            entry[f"steelyard_vs_{name}"] = _ratio(steelyard, other)
+        figures[mode] = entry
+    return figures
+
+
+def _print_figures(title: str, figures: dict[str, Any]) -> None:
+    print(f"\n{title}")
+    print_rows(
+        ["mode", "direct", "steelyard", "sy/direct", "octavia", "sy/oct", "oct nbt1", "sy/oct1"],
+        [
+            [mode, f["direct"], f["steelyard"], f["steelyard_vs_direct"], f["octavia"],
+             f["steelyard_vs_octavia"], f["octavia-nbthread1"], f["steelyard_vs_octavia-nbthread1"]]
+            for mode, f in figures.items()
+        ],
+    )  # fmt: skip
 
 
 def report(
@@ -213,50 +248,39 @@ def report(
     steelyard_cfg: str,
     log: list[str],
 ) -> None:
-    figures: dict[str, Any] = {}
-    rows = []
-    for mode in ("keep-alive", "close"):
-        direct = _median(samples, f"direct/{mode}")
-        steelyard = _median(samples, f"steelyard/{mode}")
-        entry: dict[str, Any] = {
-            "direct_rps": direct,
-            "steelyard_rps": steelyard,
-            "steelyard_vs_direct": _ratio(steelyard, direct),
-        }
-        for name in ("octavia", "octavia-nbthread1"):
-            other = _median(samples, f"{name}/{mode}")
-            entry[f"{name}_rps"] = other
-            entry[f"{name}_vs_direct"] = _ratio(other, direct)
-            entry[f"steelyard_vs_{name}"] = _ratio(steelyard, other)
-        figures[mode] = entry
-        rows.append(
-            [mode, direct, steelyard, entry["steelyard_vs_direct"], entry["octavia_rps"],
-             entry["steelyard_vs_octavia"], entry["octavia-nbthread1_rps"],
-             entry["steelyard_vs_octavia-nbthread1"]]
-        )  # fmt: skip
-    print(f"\nmedian of {args.rounds} x {args.duration} s, wrk -t{THREADS} -c{CONNECTIONS}")
-    print_rows(
-        ["req/s", "direct", "steelyard", "sy/direct", "octavia", "sy/oct", "oct nbt1", "sy/oct1"],
-        rows,
-    )
+    figures = _figures(samples, "requests_per_s")
+    per_cpu = _figures(samples, "requests_per_cpu_s")
+    load = f"wrk -t{THREADS} -c{CONNECTIONS}, median of {args.rounds} x {args.duration} s"
+    _print_figures(f"req/s ({load})", figures)
+    _print_figures("requests per CPU-second of wrk + load balancer + backend", per_cpu)
     per_case = {
         key: {
             "median_rps": statistics.median(r["requests_per_s"] for r in runs),
             "min_rps": min(r["requests_per_s"] for r in runs),
             "max_rps": max(r["requests_per_s"] for r in runs),
             "median_p99_ms": statistics.median(r["latency_ms"].get("p99", 0.0) for r in runs),
+            "median_requests_per_cpu_s": statistics.median(r["requests_per_cpu_s"] for r in runs),
+            # How much of the 2 cores the run got (the rest went to other workloads).
+            "median_cores_used": round(
+                statistics.median(
+                    sum(v or 0 for v in r["cpu_s"].values()) / r["duration_s"] for r in runs
+                ),
+                2,
+            ),
             "errors": sum(sum(r["errors"].values()) for r in runs),
         }
         for key, runs in samples.items()
     }
+    print()
     print_rows(
-        ["case", "median req/s", "min", "max", "p99 ms", "errors"],
+        ["case", "median req/s", "min", "max", "p99 ms", "req/cpu-s", "cores", "errors"],
         [
-            [key, c["median_rps"], c["min_rps"], c["max_rps"], c["median_p99_ms"], c["errors"]]
+            [key, c["median_rps"], c["min_rps"], c["max_rps"], c["median_p99_ms"],
+             c["median_requests_per_cpu_s"], c["median_cores_used"], c["errors"]]
             for key, c in per_case.items()
         ],
-    )
-    ratios = [figures[m]["steelyard_vs_direct"] for m in figures]
+    )  # fmt: skip
+    ratios = [figures[mode]["steelyard_vs_direct"] for mode in figures]
     met = all(r is not None and r >= GOAL_RATIO for r in ratios)
     verdict = "met" if met else "NOT met"
     print(f"goal: steelyard >= {GOAL_RATIO:.2f} x direct in both modes: {verdict}")
@@ -272,6 +296,9 @@ def report(
                 "keep-alive and -H 'Connection: close'",
                 "rounds": args.rounds,
                 "figure": "median over rounds; cases interleaved",
+                "requests_per_cpu_s": "requests / CPU seconds used by wrk + load balancer + "
+                "backend in that case (from /proc and getrusage): the cost per request, which "
+                "does not depend on how much CPU other workloads left to the run",
                 "backend": "plain haproxy, nbthread 1, 3 ports on the VIP gateway address, "
                 "`http-request return status 200`",
                 "steelyard": "netns appliance, as rendered by Steelyard (nbthread 1, maxconn "
@@ -282,7 +309,7 @@ def report(
                 " here) and with `nbthread 1` appended",
             },
             "goal": {"steelyard_vs_direct_min": GOAL_RATIO, "met": met},
-            "figures": figures,
+            "figures": {"requests_per_s": figures, "requests_per_cpu_s": per_cpu},
             "per_case": per_case,
             "octavia": octavia,
             "steelyard_config": steelyard_cfg,
