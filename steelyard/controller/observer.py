@@ -27,6 +27,7 @@ from steelyard.db.snapshot import load_snapshot
 from steelyard.model.enums import OperatingStatus
 
 log = logging.getLogger(__name__)
+NOT_RUNNING_SIGHTINGS = 2
 
 
 def gained(before: int, after: int) -> int:
@@ -62,6 +63,7 @@ class StatusObserver:
         self._interval = interval_s
         self._last: dict[str, ListenerCounters] = {}
         self._last_rejected: dict[str, dict[str, int]] = {}
+        self._not_running: dict[str, int] = {}
         self._breaches = BreachTracker()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="status-observer", daemon=True)
@@ -88,7 +90,14 @@ class StatusObserver:
 
     def observe_one(self, lb_id: str, appliance: str) -> None:
         info = self._agent.get_appliance(appliance)
-        if info is None or not info.running:
+        if info is not None and info.running:
+            self._not_running.pop(appliance, None)
+        else:
+            # A reload can catch the master between workers: act on the second sighting only.
+            self._not_running[appliance] = self._not_running.get(appliance, 0) + 1
+            if self._not_running[appliance] < NOT_RUNNING_SIGHTINGS:
+                return
+            del self._not_running[appliance]
             log.warning("appliance %s of %s is not running: resync", appliance, lb_id)
             with self._sessions() as session:
                 set_loadbalancer_status(session, lb_id, OperatingStatus.ERROR)

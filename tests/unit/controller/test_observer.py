@@ -1,5 +1,7 @@
-from steelyard.controller.observer import counter_delta
+from steelyard.controller.observer import StatusObserver, counter_delta
 from steelyard.controller.statuses import ListenerCounters
+from steelyard.db import models as m
+from tests.unit.dbrows import T0, Sessions, add_lb
 
 
 def test_counters_gain_since_last_observation() -> None:
@@ -18,3 +20,35 @@ def test_counters_that_drop_mean_haproxy_restarted_and_count_from_zero() -> None
 def test_first_observation_counts_everything() -> None:
     delta = counter_delta(None, ListenerCounters(5, 6, 1, 2, 3))
     assert (delta.bytes_in, delta.total_connections, delta.request_errors) == (5, 2, 3)
+
+
+class SilentAgent:
+    """Test double of the agent port: an appliance that reports itself not running."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def get_appliance(self, name: str) -> None:
+        self.asked += 1
+        return None
+
+
+def test_an_appliance_seen_down_twice_is_resynced_once_is_not(sessions: Sessions) -> None:
+    lb_id = add_lb(sessions, desired=3, applied=3)
+    resynced: list[str] = []
+    agent = SilentAgent()
+    observer = StatusObserver(
+        sessions,
+        agent,  # type: ignore[arg-type]  # only get_appliance is reached on this path
+        lambda: T0,
+        on_resync=resynced.append,
+    )
+    observer.observe_one(lb_id, "app-0")
+    with sessions() as s:
+        assert s.get_one(m.LoadBalancer, lb_id).applied_generation == 3  # a reload, maybe
+    assert resynced == []
+    observer.observe_one(lb_id, "app-0")
+    with sessions() as s:
+        lb = s.get_one(m.LoadBalancer, lb_id)
+        assert (lb.applied_generation, lb.operating_status) == (0, "ERROR")
+    assert resynced == [lb_id] and agent.asked == 2

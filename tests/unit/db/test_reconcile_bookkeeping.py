@@ -3,69 +3,15 @@
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from pathlib import Path
-
-import pytest
-from sqlalchemy.orm import Session
+from datetime import timedelta
 
 from steelyard.db import models as m
-from steelyard.db.engine import make_engine, make_sessionmaker
 from steelyard.db.leases import claim_next, new_owner_id, release
-from steelyard.db.migrate import upgrade
 from steelyard.db.outcomes import record_applied, record_deleted, record_failure
 from steelyard.db.snapshot import load_snapshot
+from tests.unit.dbrows import T0, Sessions, add_lb
 
-T0 = datetime(2026, 1, 1, 12, 0, 0)
 TTL = timedelta(seconds=15)
-
-Sessions = Callable[[], Session]
-
-
-@pytest.fixture
-def sessions(tmp_path: Path) -> Sessions:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    upgrade(engine)
-    return make_sessionmaker(engine)
-
-
-def add_lb(sessions: Sessions, *, desired: int = 1, applied: int = 0) -> str:
-    lb_id = str(uuid.uuid4())
-    with sessions() as s:
-        net_id, sub_id = str(uuid.uuid4()), str(uuid.uuid4())
-        s.add(
-            m.Network(
-                id=net_id,
-                name=f"n-{net_id[:8]}",
-                project_id="admin",
-                kind="loopback",
-                created_at=T0,
-            )
-        )
-        s.add(
-            m.Subnet(
-                id=sub_id, network_id=net_id, cidr="127.226.0.0/24", ip_version=4, created_at=T0
-            )
-        )
-        s.flush()
-        s.add(
-            m.LoadBalancer(
-                id=lb_id,
-                project_id="p1",
-                provisioning_status="PENDING_CREATE",
-                operating_status="OFFLINE",
-                vip_address="127.226.0.5",
-                vip_network_id=net_id,
-                vip_subnet_id=sub_id,
-                vip_port_id=str(uuid.uuid4()),
-                created_at=T0,
-                desired_generation=desired,
-                applied_generation=applied,
-            )
-        )
-        s.commit()
-    return lb_id
 
 
 def add_listener(sessions: Sessions, lb_id: str, port: int, status: str) -> str:
