@@ -165,8 +165,8 @@ class TopSources:
     def add(self, entry: Entry) -> None:
         for metric, heap in self._heaps.items():
             value = entry.data.get(metric)
-            if value is None:
-                continue
+            if not value:
+                continue  # not stored, or 0: nobody is "top" for doing nothing
             item = (value, entry.key, entry)
             if len(heap) < self.n:
                 heapq.heappush(heap, item)

@@ -37,6 +37,9 @@ def serve(
     prefix: Annotated[str, typer.Option(help="prefix of namespaces and links")] = "sy",
     vip_cidr: Annotated[str | None, typer.Option(help="default VIP subnet")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64)] = 4,
+    haproxy_threads: Annotated[
+        int | None, typer.Option(min=1, max=64, help="HAProxy threads; default one per CPU (≤ 4)")
+    ] = None,
 ) -> None:
     """Run the server in the foreground: API, reconciler, status observer, local agent."""
     from steelyard.server.run import serve as run_server
@@ -50,6 +53,7 @@ def serve(
             prefix=prefix,
             vip_cidr=vip_cidr,
             workers=workers,
+            haproxy_threads=haproxy_threads,
         )
     )
 

@@ -112,6 +112,7 @@ def start_control_plane(settings: ServerSettings) -> Running:
             paths=paths,
             max_connections=settings.max_connections,
             default_listener_maxconn=settings.max_connections,
+            nbthread=settings.effective_haproxy_threads,
         )
 
     plane = DataPlane(

@@ -47,6 +47,11 @@ class ServerSettings:
     workers: int = 4
     status_interval_s: float = 1.0
     max_connections: int = 5000
+    haproxy_threads: int | None = None  # None: one per CPU, at most 4
+
+    @property
+    def effective_haproxy_threads(self) -> int:
+        return self.haproxy_threads or min(os.cpu_count() or 1, 4)
 
     @property
     def effective_vip_cidr(self) -> str:
