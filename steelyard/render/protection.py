@@ -7,7 +7,7 @@ What a protected frontend gets (HTTP; a TCP listener gets the `tcp-request` part
     tcp-request <layer> reject if sy_deny                 1. deny lists, always first
     tcp-request <layer> track-sc0 src table st_<id> if !sy_allow [!sy_proxy]
                                                           2. allow = not tracked = no limit
-    tcp-request <layer> reject | set-var(sess.<reason>)   3. connection limits
+    tcp-request <layer> reject | set-var(sess.sy_over)    3. connection limits
     http-request set-src hdr_ip(x-forwarded-for,-1) if sy_proxy, deny, track-sc0
     http-request deny 429 | tarpit | reject               4. marked connections, request rate
     http-request deny 431 / 413                           5. header and body size
@@ -16,17 +16,19 @@ and two table sections after the pools: `backend st_<id>` (one entry per source:
 conn_rate, http_req_rate) and `backend sr_<id>` (one entry, key 0: a gpc array of rejections,
 index = position in `REASONS`). Every rejection first tracks sr_<id> in sc1 and increments its
 counter, so the agent reads the counts with `show table sr_<id>`. Tracking sc1 only when a rule
-fires keeps the quiet path free of it.
+fires keeps the quiet path free of it, and each limit is evaluated once per connection or
+request (see `_counted`).
 
 Choices:
 - <layer> is `tcp-request connection` (cheapest, before any session exists), or `tcp-request
   session` with `accept_proxy`: connection rules still see the proxy's address, session rules
   the address from the PROXY header.
-- Connection limits are checked once, when the connection opens. With action `reject` (and on
-  every TCP listener, where 429 and tarpit cannot be expressed) the connection is refused there.
-  With 429 or tarpit on HTTP the connection is only marked (a session variable) and each
-  request on it is answered at the HTTP layer: an HTTP client gets a status it understands, and
-  only the excess connections are answered so, not the source's earlier ones.
+- Connection limits are checked once, when the connection opens, and count once per connection.
+  With action `reject` (and on every TCP listener, where 429 and tarpit cannot be expressed)
+  the connection is refused there. With 429 or tarpit on HTTP the connection is only marked (a
+  session variable) and every request on it is answered at the HTTP layer: an HTTP client gets
+  a status it understands, and only the excess connections are answered so, not the source's
+  earlier ones.
 - `reject` on the HTTP layer is `http-request reject` (closed without an answer); `silent-drop`
   would leave state in every stateful box on the path.
 - trusted_proxies: sources behind a trusted proxy are tracked at the HTTP layer after
@@ -139,7 +141,7 @@ def render_protection(
     counted = tracked or bool(p.deny) or p.max_header is not None or p.max_body is not None
     names = _Names(source_table(listener_id), reason_table(listener_id))
     layer = "tcp-request session" if p.accept_proxy else "tcp-request connection"
-    lines = [*_timeouts(p, http), *_acls(p, http, tracked)]
+    lines = [*_timeouts(p, http), *_acls(p, http, tracked, counted)]
     lines += _tcp_rules(p, http, tracked, layer, names)
     if http:
         lines += _http_rules(p, tracked, names)
@@ -253,8 +255,9 @@ def _has_limits(p: _Checked) -> bool:
     return p.max_conn is not None or p.conn_rate is not None or p.req_rate is not None
 
 
-def _acls(p: _Checked, http: bool, tracked: bool) -> list[str]:
-    lines = _network_acl("sy_deny", p.deny)
+def _acls(p: _Checked, http: bool, tracked: bool, counted: bool) -> list[str]:
+    lines = ["acl sy_counted sc1_tracked"] if counted else []
+    lines += _network_acl("sy_deny", p.deny)
     if tracked:
         lines += _network_acl("sy_allow", p.allow)
     lines += _network_acl("sy_proxy", p.trusted)
@@ -263,8 +266,9 @@ def _acls(p: _Checked, http: bool, tracked: bool) -> list[str]:
     if p.conn_rate is not None:
         lines.append(f"acl sy_conn_rate sc0_conn_rate gt {p.conn_rate}")
     if _marks_connections(p, http):
+        lines.append("acl sy_over var(sess.sy_over) -m found")
         for reason in _connection_reasons(p):
-            lines.append(f"acl sy_{reason}_hit var(sess.sy_{reason}) -m bool")
+            lines.append(f"acl sy_over_{reason} var(sess.sy_over) -m int {REASONS.index(reason)}")
     if p.req_rate is not None:
         lines.append(f"acl sy_req_rate sc0_http_req_rate gt {p.req_rate}")
     if p.max_header is not None:
@@ -297,13 +301,36 @@ def _marks_connections(p: _Checked, http: bool) -> bool:
 
 
 def _counted(prefix: str, reason: str, condition: str, action: str, names: _Names) -> list[str]:
-    """Count a rejection in sr_<id>, then act: track key 0 in sc1, increment, act."""
+    """Count a rejection in sr_<id>, then act: track key 0 in sc1, increment, act.
+
+    The quiet path pays for one evaluation of `condition` (a table read, a header
+    serialisation, a tree lookup), one no-op increment and one test of `sy_counted` (is sc1
+    tracked). That is exact because sc1 is only ever tracked by the first rule of the reason
+    being handled: every action here ends rule processing, a connection refused at the TCP layer
+    has no HTTP layer, and a connection marked over a connection limit is answered by the first
+    HTTP rule (`_marks`).
+    """
     index = REASONS.index(reason)
     return [
         f"{prefix} track-sc1 int(0) table {names.reasons} if {condition}",
-        f"{prefix} sc-inc-gpc({index},1) if {condition}",
-        f"{prefix} {action} if {condition}",
+        f"{prefix} sc-inc-gpc({index},1)",  # a no-op unless sc1 is tracked
+        f"{prefix} {action} if sy_counted",
     ]
+
+
+def _marks(layer: str, reasons: list[str], names: _Names) -> list[str]:
+    """Connection limits answered at the HTTP layer: mark the connection with the first reason
+    over its limit and count it there, once per connection (as `reject` counts refusals); the
+    HTTP layer then tests one variable per request."""
+    lines = [f"{layer} set-var(sess.sy_over) int({REASONS.index(reasons[0])}) if sy_{reasons[0]}"]
+    for reason in reasons[1:]:
+        index = REASONS.index(reason)
+        lines.append(f"{layer} set-var(sess.sy_over) int({index}) if sy_{reason} !sy_over")
+    lines.append(f"{layer} track-sc1 int(0) table {names.reasons} if sy_over")
+    lines += [
+        f"{layer} sc-inc-gpc({REASONS.index(reason)},1) if sy_over_{reason}" for reason in reasons
+    ]
+    return lines
 
 
 def _tcp_rules(p: _Checked, http: bool, tracked: bool, layer: str, names: _Names) -> list[str]:
@@ -315,17 +342,21 @@ def _tcp_rules(p: _Checked, http: bool, tracked: bool, layer: str, names: _Names
     exempt = [*(["!sy_allow"] if p.allow else []), *(["!sy_proxy"] if http and p.trusted else [])]
     track = f"{layer} track-sc0 src table {names.source}"
     lines.append(f"{track} if {' '.join(exempt)}" if exempt else track)
-    for reason in _connection_reasons(p):
-        if _marks_connections(p, http):
-            lines.append(f"{layer} set-var(sess.sy_{reason}) bool(1) if sy_{reason}")
-        else:
+    reasons = _connection_reasons(p)
+    if _marks_connections(p, http):
+        lines += _marks(layer, reasons, names)
+    else:
+        for reason in reasons:
             lines += _counted(layer, reason, f"sy_{reason}", "reject", names)
     return lines
 
 
 def _http_rules(p: _Checked, tracked: bool, names: _Names) -> list[str]:
     h = "http-request"
+    limited = _action(p)
     lines = []
+    if _marks_connections(p, http=True):
+        lines.append(f"{h} {limited} if sy_over")  # first: see `_counted`
     if p.trusted:
         lines.append(f"{h} set-src hdr_ip(x-forwarded-for,-1) if sy_proxy")
         if p.deny:
@@ -333,10 +364,6 @@ def _http_rules(p: _Checked, tracked: bool, names: _Names) -> list[str]:
         if tracked:
             track = f"{h} track-sc0 src table {names.source}"
             lines.append(f"{track} if !sy_allow" if p.allow else track)
-    limited = _action(p)
-    if _marks_connections(p, http=True):
-        for reason in _connection_reasons(p):
-            lines += _counted(h, reason, f"sy_{reason}_hit", limited, names)
     if p.req_rate is not None:
         lines += _counted(h, "req_rate", "sy_req_rate", limited, names)
     if p.max_header is not None:

@@ -15,12 +15,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
-from steelyard.agent.client import AgentClient
+from steelyard.agent.client import AgentApplyError, AgentClient
 from steelyard.agent.contract import ListenerProtection
 from steelyard.agent.pki import ensure_pki
 from steelyard.model.enums import LBAlgorithm, ListenerProtocol, PoolProtocol
@@ -48,6 +48,7 @@ TARPIT = "a0000000-0000-4000-8000-0000000000a2"  # HTTP, tarpit
 TCP = "a0000000-0000-4000-8000-0000000000a3"  # TCP, reject
 PROXIED = "a0000000-0000-4000-8000-0000000000a4"  # HTTP behind a trusted proxy
 PROXY_PROTOCOL = "a0000000-0000-4000-8000-0000000000a5"  # HTTP with PROXY protocol
+CONNECTIONS = "a0000000-0000-4000-8000-0000000000a6"  # HTTP, both connection limits, 429
 PROTECTION = {
     LIMITED: ProtectionSpec(
         max_conn_per_source=3,
@@ -68,6 +69,9 @@ PROTECTION = {
     ),
     PROXIED: ProtectionSpec(
         req_rate_per_source=3, req_rate_period_s=30, trusted_proxies=("127.0.0.9/32",)
+    ),
+    CONNECTIONS: ProtectionSpec(
+        max_conn_per_source=2, conn_rate_per_source=3, conn_rate_period_s=30, retry_after_s=9
     ),
     PROXY_PROTOCOL: ProtectionSpec(
         req_rate_per_source=2,
@@ -157,6 +161,7 @@ def _spec(ports: dict[str, int], member_port: int) -> LoadBalancerSpec:
             protection=protection,
         )
         for listener_id, protection in PROTECTION.items()
+        if listener_id in ports
     )
     return LoadBalancerSpec(id=LB_ID, vip_address="127.0.0.1", listeners=listeners, pools=(pool,))
 
@@ -181,10 +186,17 @@ def running(agent: tuple[AgentClient, Path], request: pytest.FixtureRequest) -> 
     try:
         info = client.ensure_appliance(name)
         paths = RuntimePaths(info.paths.stats_socket, info.paths.server_state_file)
-        ports = {listener_id: free_port() for listener_id in PROTECTION}
-        cfg = render_haproxy(_spec(ports, member.port), RenderSettings(paths=paths))
-        # No listener check: its connections from 127.0.0.1 would be tracked sources too.
-        client.apply_config(name, 1, cfg)
+        for attempt in range(3):
+            ports = {listener_id: free_port() for listener_id in PROTECTION}
+            cfg = render_haproxy(_spec(ports, member.port), RenderSettings(paths=paths))
+            try:
+                # No listener check: its connections from 127.0.0.1 would be tracked too.
+                client.apply_config(name, 1 + attempt, cfg)
+                break
+            except AgentApplyError as exc:
+                # A free port can be taken by another process before HAProxy binds it.
+                if exc.error.stage != "start" or attempt == 2:
+                    raise
         yield Running(client, name, member, ports)
     finally:
         client.delete_appliance(name)
@@ -350,6 +362,37 @@ def test_excess_connections_of_one_source_get_429(running: Running) -> None:
     assert stats.top_sources[0].address == "127.0.0.4"
 
 
+def test_each_connection_limit_is_counted_as_itself(running: Running) -> None:
+    port = running.ports[CONNECTIONS]
+    # conn_rate: the fourth new connection within the period is over.
+    answers = [get(port, "127.0.0.2") for _ in range(4)]
+    assert [a.status for a in answers] == [200, 200, 200, 429]
+    assert answers[3].headers["retry-after"] == "9"
+    # max_conn: a third connection held open beside two others is over.
+    held = [
+        http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=("127.0.0.3", 0))
+        for _ in range(3)
+    ]
+    try:
+        statuses_held = []
+        for conn in held:
+            conn.request("GET", "/")
+            response = conn.getresponse()
+            response.read()
+            statuses_held.append(response.status)
+        conn = held[2]
+        conn.request("GET", "/")  # every request of the marked connection is answered 429
+        second = conn.getresponse()
+        second.read()
+    finally:
+        for conn in held:
+            conn.close()
+    assert statuses_held == [200, 200, 429] and second.status == 429
+    rejected = running.stats()[CONNECTIONS].rejected
+    assert (rejected["conn_rate"], rejected["max_conn"]) == (1, 1)  # once per connection
+    assert len(running.member.seen) == 3 + 2
+
+
 def test_tarpit_holds_then_answers_429(running: Running) -> None:
     port = running.ports[TARPIT]
     first = [get(port, "127.0.0.2") for _ in range(2)]
@@ -421,3 +464,96 @@ def test_unprotected_configs_report_no_listeners(agent: tuple[AgentClient, Path]
     finally:
         client.delete_appliance("tp-plain")
         stop_all_haproxy(state_dir)
+
+
+def _fill(
+    stats_socket: Path, table: str, count: int, offenders: dict[str, int], prefix: str = ""
+) -> None:
+    """`count` sources at a low request rate, then `offenders` at theirs, through one
+    pipelined CLI session (`prompt` mode answers each command on the same connection).
+    `prefix` "::ffff:" writes IPv4 keys into a `type ipv6` table."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(str(stats_socket))
+        sock.sendall(b"prompt\n")
+        sock.setblocking(False)
+        batch: list[str] = []
+
+        def flush() -> None:
+            sock.setblocking(True)
+            sock.sendall("".join(batch).encode())
+            sock.setblocking(False)
+            batch.clear()
+            try:  # drain the prompts so that HAProxy never blocks on a full buffer
+                while sock.recv(1 << 20):
+                    pass
+            except BlockingIOError:
+                pass
+
+        for i in range(count):
+            key = f"{prefix}10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
+            batch.append(f"set table {table} key {key} data.http_req_rate {i % 50}\n")
+            if len(batch) == 2000:
+                flush()
+        for key, rate in offenders.items():
+            batch.append(f"set table {table} key {prefix}{key} data.http_req_rate {rate}\n")
+        batch.append("quit\n")
+        flush()
+        sock.setblocking(True)
+        while sock.recv(1 << 20):
+            pass
+
+
+@pytest.mark.slow
+def test_reading_a_million_entry_table(agent: tuple[AgentClient, Path]) -> None:
+    """The endpoint on a full 1 M-entry source table: one filtered scan per configured limit,
+    the offenders found, and how long HAProxy stalls meanwhile (printed for the record)."""
+    client, state_dir = agent
+    name = "tp-million"
+    member = Member()
+    listener_id = LIMITED
+    try:
+        info = client.ensure_appliance(name)
+        paths = RuntimePaths(info.paths.stats_socket, info.paths.server_state_file)
+        port = free_port()
+        protection = ProtectionSpec(req_rate_per_source=1000, req_rate_period_s=3600)
+        spec = _spec({listener_id: port}, member.port)
+        listener = replace(spec.listeners[0], protection=protection)
+        cfg = render_haproxy(replace(spec, listeners=(listener,)), RenderSettings(paths=paths))
+        client.apply_config(name, 1, cfg)
+        offenders = {f"192.0.2.{i}": 2000 + i for i in range(15)}
+        _fill(Path(info.paths.stats_socket), f"st_{listener_id}", 1_000_000, offenders)
+
+        latencies: list[float] = []
+        done = threading.Event()
+
+        def traffic() -> None:
+            while not done.is_set():
+                latencies.append(get(port, "127.0.0.2").seconds)
+
+        thread = threading.Thread(target=traffic)
+        thread.start()
+        try:
+            time.sleep(0.5)
+            before = len(latencies)
+            started = time.monotonic()
+            [stats] = client.protection_stats(name)
+            elapsed = time.monotonic() - started
+            time.sleep(0.2)
+        finally:
+            done.set()
+            thread.join()
+        during = latencies[before:]
+        print(
+            f"\n1M-entry table: endpoint {elapsed * 1000:.0f} ms,"
+            f" max request latency meanwhile {max(during) * 1000:.0f} ms"
+            f" (before: {max(latencies[:before]) * 1000:.0f} ms)"
+        )
+        # When the table is full, HAProxy purges its oldest size/256 + 1 entries at once.
+        assert 990_000 <= stats.tracked_sources <= 1_000_000
+        assert stats.top_sources_over_limit_only
+        assert [s.address for s in stats.top_sources] == [f"192.0.2.{i}" for i in range(14, 4, -1)]
+        assert elapsed < 5
+    finally:
+        client.delete_appliance(name)
+        stop_all_haproxy(state_dir)
+        member.close()

@@ -41,6 +41,17 @@ def _frontend(config: str, listener_id: str = HTTP_ID) -> list[str]:
     return [line.strip() for line in section.splitlines()]
 
 
+def _action_for(lines: tuple[str, ...] | list[str], condition: str) -> str:
+    """The action taken when `condition` holds: two lines after the rule that counts it."""
+    lines = list(lines)
+    [first] = [
+        i
+        for i, line in enumerate(lines)
+        if " track-sc1 " in line and line.endswith(f" if {condition}")
+    ]
+    return lines[first + 2]
+
+
 def test_reasons_match_the_agent_contract() -> None:
     # The gpc index of a reason is how the agent names what it reads: both sides must agree.
     assert REASONS == REJECTION_REASONS
@@ -96,16 +107,25 @@ def test_table_expires_after_the_longest_period() -> None:
 def test_tcp_listeners_always_reject(action: str) -> None:
     spec = ProtectionSpec(max_conn_per_source=5, action=action)
     lines = render_protection(TCP_ID, spec, False, 4).frontend
-    assert "tcp-request connection reject if sy_max_conn" in lines
+    assert _action_for(lines, "sy_max_conn") == "tcp-request connection reject if sy_counted"
     assert not any("http-request" in line or "tarpit" in line for line in lines)
 
 
 def test_http_429_and_tarpit_answer_connection_limits_at_the_http_layer() -> None:
     for action, verb in (("http_429", "deny"), ("tarpit", "tarpit")):
-        lines = render_protection(HTTP_ID, replace(LIMITS, action=action), True, 4).frontend
-        assert "tcp-request connection set-var(sess.sy_max_conn) bool(1) if sy_max_conn" in lines
-        assert f"http-request {verb} deny_status 429 hdr Retry-After 10 if sy_max_conn_hit" in lines
-        assert not any(line.endswith("reject if sy_max_conn") for line in lines)
+        lines = list(render_protection(HTTP_ID, replace(LIMITS, action=action), True, 4).frontend)
+        marks = lines.index("tcp-request connection set-var(sess.sy_over) int(1) if sy_max_conn")
+        assert lines[marks : marks + 5] == [
+            "tcp-request connection set-var(sess.sy_over) int(1) if sy_max_conn",
+            "tcp-request connection set-var(sess.sy_over) int(2) if sy_conn_rate !sy_over",
+            f"tcp-request connection track-sc1 int(0) table sr_{HTTP_ID} if sy_over",
+            "tcp-request connection sc-inc-gpc(1,1) if sy_over_max_conn",
+            "tcp-request connection sc-inc-gpc(2,1) if sy_over_conn_rate",
+        ]
+        # The first HTTP rule answers every request of a marked connection.
+        first_http = next(line for line in lines if line.startswith("http-request"))
+        assert first_http == f"http-request {verb} deny_status 429 hdr Retry-After 10 if sy_over"
+        assert not any(" reject " in line for line in lines)
     tarpit = render_protection(HTTP_ID, replace(LIMITS, action="tarpit", tarpit_s=4), True, 4)
     assert "timeout tarpit 4s" in tarpit.frontend
 
@@ -122,12 +142,12 @@ def test_every_rejection_is_counted_before_it_happens() -> None:
     actions = [i for i, line in enumerate(lines) if " reject if " in line or " deny " in line]
     assert len(actions) == len(REASONS)
     for i in actions:
-        condition = lines[i].rsplit(" if ", 1)[1]
-        assert lines[i - 2].startswith(
-            "tcp-request connection track-sc1 int(0) table sr_"
-        ) or lines[i - 2].startswith("http-request track-sc1 int(0) table sr_")
-        assert lines[i - 2].endswith(f" if {condition}")
-        assert lines[i - 1].endswith(f" if {condition}") and "sc-inc-gpc(" in lines[i - 1]
+        layer = lines[i].split(" reject ")[0].split(" deny ")[0]
+        assert lines[i].endswith(" if sy_counted")
+        assert lines[i - 2].startswith(f"{layer} track-sc1 int(0) table sr_{HTTP_ID} if sy_")
+        assert lines[i - 1].startswith(f"{layer} sc-inc-gpc(")
+        assert lines[i - 1].endswith(",1)")  # a no-op unless the rule before tracked sc1
+    assert "acl sy_counted sc1_tracked" in lines
     indexes = sorted(
         int(line.split("sc-inc-gpc(")[1].split(",")[0]) for line in lines if "gpc(" in line
     )
@@ -138,7 +158,11 @@ def test_deny_comes_first_and_allow_exempts_only_from_tracking() -> None:
     spec = replace(LIMITS, deny_cidrs=("192.0.2.0/24",), allow_cidrs=("198.51.100.0/24",))
     lines = list(render_protection(HTTP_ID, spec, True, 4).frontend)
     rules = [line for line in lines if not line.startswith(("acl", "timeout"))]
-    assert rules[2] == "tcp-request connection reject if sy_deny"
+    assert rules[:3] == [
+        f"tcp-request connection track-sc1 int(0) table sr_{HTTP_ID} if sy_deny",
+        "tcp-request connection sc-inc-gpc(0,1)",
+        "tcp-request connection reject if sy_counted",
+    ]
     assert rules[3].endswith("track-sc0 src table st_" + HTTP_ID + " if !sy_allow")
     assert sum("sy_allow" in line for line in lines) == 2  # the acl and the tracking rule
 
@@ -155,7 +179,8 @@ def test_trusted_proxies_take_the_last_hop_only_from_trusted_peers() -> None:
     lines = list(render_protection(HTTP_ID, spec, True, 4).frontend)
     assert "acl sy_proxy src 10.0.0.0/8" in lines
     set_src = lines.index("http-request set-src hdr_ip(x-forwarded-for,-1) if sy_proxy")
-    assert lines[set_src + 3] == "http-request deny deny_status 403 if sy_deny"
+    assert lines[set_src + 1].endswith(" if sy_deny")
+    assert lines[set_src + 3] == "http-request deny deny_status 403 if sy_counted"
     assert lines[set_src + 4] == f"http-request track-sc0 src table st_{HTTP_ID}"
     # The proxies themselves are not tracked at the connection.
     assert f"tcp-request connection track-sc0 src table st_{HTTP_ID} if !sy_proxy" in lines
@@ -166,7 +191,7 @@ def test_accept_proxy_moves_source_rules_to_the_session() -> None:
     lines = render_protection(HTTP_ID, spec, True, 4)
     assert lines.bind_options == ("accept-proxy",)
     assert not any(line.startswith("tcp-request connection") for line in lines.frontend)
-    assert "tcp-request session reject if sy_deny" in lines.frontend
+    assert _action_for(lines.frontend, "sy_deny") == "tcp-request session reject if sy_counted"
 
 
 def test_max_connections_lowers_maxconn_and_never_raises_it() -> None:
@@ -210,7 +235,7 @@ def test_without_http_only_makes_the_under_attack_profile_fit_tcp() -> None:
     others = [f.name for f in fields(ProtectionSpec) if f.name not in HTTP_ONLY]
     assert all(getattr(tcp, name) == getattr(merged, name) for name in others)
     lines = render_protection(TCP_ID, tcp, False, 4).frontend
-    assert "tcp-request connection reject if sy_max_conn" in lines
+    assert _action_for(lines, "sy_max_conn") == "tcp-request connection reject if sy_counted"
 
 
 def test_protection_must_be_a_protection_spec() -> None:

@@ -93,8 +93,10 @@ def test_baseline_uses_every_protection_feature() -> None:
         "acl sy_deny src 192.0.2.0/24 2001:db8::/32",
         "acl sy_allow src 198.51.100.0/24",
         "http-request set-src hdr_ip(x-forwarded-for,-1) if sy_proxy",
-        "tcp-request session set-var(sess.sy_max_conn) bool(1) if sy_max_conn",
-        "http-request tarpit deny_status 429 hdr Retry-After 30 if sy_req_rate",
+        "tcp-request session set-var(sess.sy_over) int(1) if sy_max_conn",
+        "http-request tarpit deny_status 429 hdr Retry-After 30 if sy_over",
+        "if sy_req_rate\n    http-request sc-inc-gpc(3,1)\n"
+        "    http-request tarpit deny_status 429 hdr Retry-After 30 if sy_counted",
         "acl sy_header_size req.hdrs,length gt 8192",
         "acl sy_body_size req.hdr_val(content-length) gt 1048576",
         "stick-table type ipv6 size 100000 expire 10s",
