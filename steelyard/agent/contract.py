@@ -120,8 +120,11 @@ class ListenerProtection(BaseModel):
     req_rate_period_s: int | None = None
     # The union of the top 10 by http_req_rate, by conn_rate and by conn_cur, busiest first.
     # Above `full_scan_limit` tracked sources only sources over a configured limit are listed.
+    # Scans are done at most every 10 s per listener (then `top_sources_age_s` > 0), and on a
+    # large table only for limits that have refused something.
     top_sources: list[SourceStats] = Field(default_factory=list)
     top_sources_over_limit_only: bool = False
+    top_sources_age_s: float = 0.0
 
 
 class ProtectionStats(BaseModel):

@@ -9,7 +9,9 @@ yield). Hence:
 - `show table` without a name gives every table's `used` count at no cost;
 - a table with at most `full_scan_limit` entries is dumped whole (≈3 µs per entry);
 - a larger one is scanned once per configured limit, `data.<metric> gt <limit>`, listing only
-  sources over that limit: the offenders, which is what a report of an attack needs.
+  sources over that limit: the offenders, which is what a report of an attack needs;
+- scans are remembered for `SCAN_INTERVAL_S` and skipped for limits that refused nothing
+  (`ProtectionReader`), so a caller polling every second costs HAProxy next to nothing.
 Answers are parsed as they stream in and only the top entries are kept, so memory stays small
 whatever the table holds.
 """
@@ -18,8 +20,9 @@ import heapq
 import ipaddress
 import re
 import socket
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from steelyard.agent.contract import (
@@ -31,8 +34,11 @@ from steelyard.agent.contract import (
 from steelyard.agent.runtime_api import RuntimeApi, RuntimeApiError
 
 FULL_SCAN_LIMIT = 10_000
+SCAN_INTERVAL_S = 10.0
 TOP = 10
 METRICS = ("http_req_rate", "conn_rate", "conn_cur")
+# The rejection reason each limited metric is counted under (see render/protection.py).
+_REASON_OF = {"http_req_rate": "req_rate", "conn_rate": "conn_rate", "conn_cur": "max_conn"}
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _TABLE = re.compile(
     rf"# table: (?P<kind>st|sr)_(?P<id>{_UUID}), type: (?P<type>[a-z0-9]+), "
@@ -188,62 +194,122 @@ class TopSources:
         return rows
 
 
+@dataclass(frozen=True)
+class _Scan:
+    at: float
+    commands: tuple[str, ...]
+    top: list[SourceStats]
+
+
+class ProtectionReader:
+    """Reads the protection tables, remembering each listener's last source scan.
+
+    The status observer asks every few seconds; on a large table each scan stalls HAProxy (see
+    the module docstring), so a listener's sources are scanned at most once per
+    `scan_interval_s` (the answer says how old its list is), and a limit that has refused
+    nothing since HAProxy loaded its config is not scanned at all: a source over a limit is
+    refused, and counted, the moment it goes over, so such a scan can only come back empty.
+    Counts and tracked sources are read fresh every time; they cost nothing.
+    """
+
+    def __init__(
+        self,
+        *,
+        full_scan_limit: int = FULL_SCAN_LIMIT,
+        scan_interval_s: float = SCAN_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.full_scan_limit = full_scan_limit
+        self.scan_interval_s = scan_interval_s
+        self._clock = clock
+        self._scans: dict[tuple[str, str], _Scan] = {}
+        self._lock = threading.Lock()
+
+    def read(self, runtime: RuntimeApi, cfg: str) -> ProtectionStats:
+        """Everything the endpoint answers, for the HAProxy behind `runtime` running `cfg`."""
+        started = time.perf_counter()
+        tables = parse_tables(runtime.command("show table"))
+        settings = configured(cfg)
+        stat = runtime.show_stat()
+        errors = {row.pxname.lower(): row.ereq for row in stat if row.svname == "FRONTEND"}
+        listeners = []
+        for listener_id in sorted({table.listener_id for table in tables}):
+            mine = {table.kind: table for table in tables if table.listener_id == listener_id}
+            config = settings.get(listener_id, Configured({}, {}))
+            rejected = dict.fromkeys(REJECTION_REASONS, 0)
+            if "sr" in mine:
+                rejected = parse_reasons(runtime.command(f"show table sr_{listener_id}"))
+            sources = mine.get("st")
+            commands = self._commands(sources, config.limits, rejected) if sources else ()
+            top, age = self._top(runtime, listener_id, commands)
+            listeners.append(
+                ListenerProtection(
+                    listener_id=listener_id,
+                    rejected=rejected,
+                    request_errors=errors.get(listener_id, 0),
+                    tracked_sources=sources.used if sources else 0,
+                    table_size=sources.size if sources else 0,
+                    conn_rate_period_s=config.periods_s.get("conn_rate"),
+                    req_rate_period_s=config.periods_s.get("http_req_rate"),
+                    top_sources=top,
+                    top_sources_over_limit_only=sources is not None
+                    and sources.used > self.full_scan_limit,
+                    top_sources_age_s=round(age, 3),
+                )
+            )
+        duration_ms = (time.perf_counter() - started) * 1000
+        return ProtectionStats(listeners=listeners, duration_ms=round(duration_ms, 3))
+
+    def _commands(
+        self, table: TableInfo, limits: dict[str, int], rejected: dict[str, int]
+    ) -> tuple[str, ...]:
+        """The `show table` commands that find the busiest sources ((): nothing to find)."""
+        name = f"st_{table.listener_id}"
+        if table.used == 0:
+            return ()
+        if table.used <= self.full_scan_limit:
+            return (f"show table {name}",)
+        return tuple(
+            f"show table {name} data.{metric} gt {limit}"
+            for metric, limit in sorted(limits.items())
+            if rejected.get(_REASON_OF[metric], 0) > 0
+        )
+
+    def _top(
+        self, runtime: RuntimeApi, listener_id: str, commands: tuple[str, ...]
+    ) -> tuple[list[SourceStats], float]:
+        """The top sources and their age in seconds: cached, or scanned now."""
+        if not commands:
+            return [], 0.0
+        key = (str(runtime.stats_socket), listener_id)
+        now = self._clock()
+        with self._lock:
+            cached = self._scans.get(key)
+        if (
+            cached is not None
+            and cached.commands == commands
+            and now - cached.at < self.scan_interval_s
+        ):
+            return cached.top, now - cached.at
+        top = TopSources()
+        for command in commands:
+            for entry in parse_entries(stream_lines(runtime, command)):
+                top.add(entry)
+        scan = _Scan(now, commands, top.result())
+        with self._lock:
+            # Forget listeners not read for a long time (deleted appliances, old configs).
+            stale = [k for k, v in self._scans.items() if now - v.at > 10 * self.scan_interval_s]
+            for old in stale:
+                del self._scans[old]
+            self._scans[key] = scan
+        return scan.top, 0.0
+
+
 def read_protection_stats(
     runtime: RuntimeApi, cfg: str, full_scan_limit: int = FULL_SCAN_LIMIT
 ) -> ProtectionStats:
-    """Everything the endpoint answers, for the HAProxy behind `runtime` running `cfg`."""
-    started = time.perf_counter()
-    tables = parse_tables(runtime.command("show table"))
-    settings = configured(cfg)
-    errors = {
-        row.pxname.lower(): row.ereq for row in runtime.show_stat() if row.svname == "FRONTEND"
-    }
-    listeners = []
-    for listener_id in sorted({table.listener_id for table in tables}):
-        mine = {table.kind: table for table in tables if table.listener_id == listener_id}
-        config = settings.get(listener_id, Configured({}, {}))
-        rejected = dict.fromkeys(REJECTION_REASONS, 0)
-        if "sr" in mine:
-            rejected = parse_reasons(runtime.command(f"show table sr_{listener_id}"))
-        sources = mine.get("st")
-        top: list[SourceStats] = []
-        over_limit_only = False
-        if sources is not None:
-            top, over_limit_only = _top_sources(runtime, sources, config.limits, full_scan_limit)
-        listeners.append(
-            ListenerProtection(
-                listener_id=listener_id,
-                rejected=rejected,
-                request_errors=errors.get(listener_id, 0),
-                tracked_sources=sources.used if sources else 0,
-                table_size=sources.size if sources else 0,
-                conn_rate_period_s=config.periods_s.get("conn_rate"),
-                req_rate_period_s=config.periods_s.get("http_req_rate"),
-                top_sources=top,
-                top_sources_over_limit_only=over_limit_only,
-            )
-        )
-    duration_ms = (time.perf_counter() - started) * 1000
-    return ProtectionStats(listeners=listeners, duration_ms=round(duration_ms, 3))
-
-
-def _top_sources(
-    runtime: RuntimeApi, table: TableInfo, limits: dict[str, int], full_scan_limit: int
-) -> tuple[list[SourceStats], bool]:
-    """The busiest sources, and whether only sources over a limit were looked at."""
-    name = f"st_{table.listener_id}"
-    if table.used == 0:
-        return [], False
-    if table.used <= full_scan_limit:
-        commands, over_limit_only = [f"show table {name}"], False
-    else:
-        commands = [f"show table {name} data.{m} gt {n}" for m, n in sorted(limits.items())]
-        over_limit_only = True
-    top = TopSources()
-    for command in commands:
-        for entry in parse_entries(stream_lines(runtime, command)):
-            top.add(entry)
-    return top.result(), over_limit_only
+    """One read without memory (every scan is done now)."""
+    return ProtectionReader(full_scan_limit=full_scan_limit).read(runtime, cfg)
 
 
 def stream_lines(runtime: RuntimeApi, command: str) -> Iterator[str]:

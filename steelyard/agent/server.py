@@ -29,7 +29,7 @@ from steelyard.agent.haproxy_process import DEFAULT_BINARY, haproxy_version
 from steelyard.agent.layout import valid_name
 from steelyard.agent.netns import netns_exists, parse_address
 from steelyard.agent.pki import PkiPaths, certificate_not_after
-from steelyard.agent.protection_stats import read_protection_stats
+from steelyard.agent.protection_stats import ProtectionReader
 from steelyard.agent.registry import ApplianceRegistry, NetnsConflict
 from steelyard.agent.runtime_api import RuntimeApiError
 
@@ -50,6 +50,7 @@ def create_agent_app(
     version = haproxy_version(haproxy_bin)
     app = FastAPI(title="Steelyard appliance agent", docs_url=None, redoc_url=None)
     app.state.registry = registry
+    protection_reader = ProtectionReader()
 
     def appliance(name: str) -> Appliance:
         _check_name(name)
@@ -124,7 +125,7 @@ def create_agent_app(
         if target.process.master_pid() is None:
             raise HTTPException(409, f"HAProxy is not running: {name}")
         try:
-            return read_protection_stats(target.runtime, target.layout.cfg.read_text())
+            return protection_reader.read(target.runtime, target.layout.cfg.read_text())
         except (OSError, RuntimeApiError) as exc:
             raise HTTPException(409, f"HAProxy's tables could not be read: {exc}") from exc
 

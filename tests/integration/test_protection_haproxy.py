@@ -520,8 +520,10 @@ def test_reading_a_million_entry_table(agent: tuple[AgentClient, Path]) -> None:
         listener = replace(spec.listeners[0], protection=protection)
         cfg = render_haproxy(replace(spec, listeners=(listener,)), RenderSettings(paths=paths))
         client.apply_config(name, 1, cfg)
-        offenders = {f"192.0.2.{i}": 2000 + i for i in range(15)}
+        offenders = {f"192.0.2.{i}": 2000 + i for i in range(15)} | {"127.0.0.4": 5000}
         _fill(Path(info.paths.stats_socket), f"st_{listener_id}", 1_000_000, offenders)
+        # A real refusal: the agent only scans for offenders of a limit that refused someone.
+        assert get(port, "127.0.0.4").status == 429
 
         latencies: list[float] = []
         done = threading.Event()
@@ -551,7 +553,8 @@ def test_reading_a_million_entry_table(agent: tuple[AgentClient, Path]) -> None:
         # When the table is full, HAProxy purges its oldest size/256 + 1 entries at once.
         assert 990_000 <= stats.tracked_sources <= 1_000_000
         assert stats.top_sources_over_limit_only
-        assert [s.address for s in stats.top_sources] == [f"192.0.2.{i}" for i in range(14, 4, -1)]
+        top = [s.address for s in stats.top_sources]
+        assert top == ["127.0.0.4", *(f"192.0.2.{i}" for i in range(14, 5, -1))]
         assert elapsed < 5
     finally:
         client.delete_appliance(name)

@@ -9,6 +9,7 @@ import pytest
 from steelyard.agent.contract import REJECTION_REASONS
 from steelyard.agent.protection_stats import (
     Entry,
+    ProtectionReader,
     TopSources,
     address,
     configured,
@@ -182,6 +183,12 @@ def test_small_tables_are_dumped_whole(fake: FakeStatsSocket) -> None:
     assert f"show table st_{A1}" in fake.received
 
 
+def _scans(fake: FakeStatsSocket) -> list[str]:
+    scans = [command for command in fake.received if command.startswith("show table st_")]
+    fake.received.clear()
+    return scans
+
+
 def test_large_tables_are_scanned_for_offenders_only(fake: FakeStatsSocket) -> None:
     over = f"# table: st_{A1}, type: ip, size:1000000, used:3\n" + ST_A1.splitlines()[1] + "\n\n"
     fake.answers[f"show table st_{A1} data.conn_cur gt 3"] = over
@@ -193,12 +200,49 @@ def test_large_tables_are_scanned_for_offenders_only(fake: FakeStatsSocket) -> N
     assert a1.top_sources_over_limit_only and a1.tracked_sources == 3
     assert a3.top_sources == []
     assert a4.top_sources == []  # no limit configured: no scan at all
-    scans = [command for command in fake.received if command.startswith("show table st_")]
-    assert scans == [
-        f"show table st_{A1} data.conn_cur gt 3",
-        f"show table st_{A1} data.http_req_rate gt 5",
-        f"show table st_{A3} data.conn_rate gt 3",
-    ]
+    # Only limits that refused something are scanned: A1 refused requests (req_rate 2), and
+    # neither connections (max_conn 0) nor, on A3, anything at all.
+    assert _scans(fake) == [f"show table st_{A1} data.http_req_rate gt 5"]
+    fake.answers[f"show table sr_{A3}"] = SR_A1  # A3 now counts refusals too
+    read_protection_stats(RuntimeApi(fake.path), CFG, full_scan_limit=0)
+    assert f"show table st_{A3} data.conn_rate gt 3" not in _scans(fake)  # req_rate is not its
+    fake.answers[f"show table sr_{A3}"] = SR_A1.replace("gpc2=0", "gpc2=4")
+    read_protection_stats(RuntimeApi(fake.path), CFG, full_scan_limit=0)
+    assert f"show table st_{A3} data.conn_rate gt 3" in _scans(fake)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_scans_are_remembered_for_the_interval(fake: FakeStatsSocket) -> None:
+    clock = FakeClock()
+    reader = ProtectionReader(scan_interval_s=10, clock=clock)
+    first = reader.read(RuntimeApi(fake.path), CFG)
+    assert len(_scans(fake)) == 3  # A1, A3, A4 dumped whole (A5 is empty)
+    clock.now += 4
+    again = {item.listener_id: item for item in reader.read(RuntimeApi(fake.path), CFG).listeners}
+    assert _scans(fake) == []
+    assert again[A1].top_sources == first.listeners[0].top_sources
+    assert again[A1].top_sources_age_s == 4
+    clock.now += 6
+    fresh = reader.read(RuntimeApi(fake.path), CFG)
+    assert len(_scans(fake)) == 3
+    assert fresh.listeners[0].top_sources_age_s == 0
+
+
+def test_counts_are_always_fresh(fake: FakeStatsSocket) -> None:
+    clock = FakeClock()
+    reader = ProtectionReader(clock=clock)
+    reader.read(RuntimeApi(fake.path), CFG)
+    fake.answers[f"show table sr_{A1}"] = SR_A1.replace("gpc3=2", "gpc3=7")
+    clock.now += 1
+    listener = reader.read(RuntimeApi(fake.path), CFG).listeners[0]
+    assert listener.rejected["req_rate"] == 7
 
 
 def test_no_tables_no_listeners(fake: FakeStatsSocket) -> None:
