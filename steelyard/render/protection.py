@@ -47,7 +47,7 @@ Choices:
 """
 
 import ipaddress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from steelyard.model.protection import MAX_TABLE_SIZE
 from steelyard.model.spec import ProtectionSpec
@@ -58,7 +58,9 @@ from steelyard.render.haproxy_backend import INDENT
 # gpc index of each rejection reason in the sr_<id> table; the agent reads them in this order.
 REASONS = ("deny_cidr", "max_conn", "conn_rate", "req_rate", "header_size", "body_size")
 ACTIONS = ("reject", "http_429", "tarpit")
-# Fields that only mean something for HTTP listeners (see `without_http_only`).
+# Fields that only mean something for HTTP listeners: refused on TCP listeners. Deployment
+# defaults and operator overrides reach the renderer through model.listener_protection
+# `for_protocol`, which drops them for TCP listeners.
 HTTP_ONLY = (
     "req_rate_per_source",
     "http_request_timeout_ms",
@@ -112,20 +114,6 @@ def source_table(listener_id: str) -> str:
 
 def reason_table(listener_id: str) -> str:
     return f"sr_{v.uuid(listener_id, 'listener.id')}"
-
-
-def without_http_only(spec: ProtectionSpec) -> ProtectionSpec:
-    """`spec` with the HTTP-only fields cleared: for the controller, when deployment defaults
-    or operator overrides (the "under attack" profile) meet a TCP listener, which the renderer
-    refuses to give HTTP-only settings."""
-    return replace(
-        spec,
-        req_rate_per_source=None,
-        http_request_timeout_ms=None,
-        max_header_bytes=None,
-        max_body_bytes=None,
-        trusted_proxies=(),
-    )
 
 
 def render_protection(

@@ -1,11 +1,13 @@
 """Protection rules beyond the golden files: what is rendered when, and what is refused."""
 
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from steelyard.agent.contract import REJECTION_REASONS
+from steelyard.model.enums import ListenerProtocol
+from steelyard.model.listener_protection import for_protocol
 from steelyard.model.protection import UNDER_ATTACK, effective_protection
 from steelyard.model.spec import ListenerSpec, LoadBalancerSpec, ProtectionSpec
 from steelyard.render.errors import RenderError
@@ -16,7 +18,6 @@ from steelyard.render.protection import (
     REASONS,
     cidrs,
     render_protection,
-    without_http_only,
 )
 from tests.unit.render.fixtures import full_settings, full_spec, structure
 
@@ -99,7 +100,8 @@ def test_table_expires_after_the_longest_period() -> None:
     spec = replace(LIMITS, conn_rate_period_s=7, req_rate_period_s=60, table_size=5000)
     table = render_protection(HTTP_ID, spec, True, 4).tables[0][1]
     assert table.endswith("size 5000 expire 60s store conn_cur,conn_rate(7s),http_req_rate(60s)")
-    tcp_table = render_protection(TCP_ID, without_http_only(spec), False, 4).tables[0][1]
+    tcp = replace(spec, req_rate_per_source=None)
+    tcp_table = render_protection(TCP_ID, tcp, False, 4).tables[0][1]
     assert tcp_table.endswith("expire 7s store conn_cur,conn_rate(7s)")
 
 
@@ -225,15 +227,15 @@ def test_http_only_fields_are_refused_on_tcp(field: str) -> None:
         render_protection(TCP_ID, ProtectionSpec(**{field: value}), False, 4)
 
 
-def test_without_http_only_makes_the_under_attack_profile_fit_tcp() -> None:
+def test_the_under_attack_profile_renders_for_tcp_through_for_protocol() -> None:
+    # The contract with the model: what `for_protocol` leaves for a TCP listener renders.
     merged = effective_protection(None, overrides=(UNDER_ATTACK,))
     assert merged is not None
     with pytest.raises(RenderError):
         render_protection(TCP_ID, merged, False, 4)
-    tcp = without_http_only(merged)
+    tcp = for_protocol(merged, ListenerProtocol.TCP)
+    assert tcp is not None
     assert all(getattr(tcp, name) in (None, ()) for name in HTTP_ONLY)
-    others = [f.name for f in fields(ProtectionSpec) if f.name not in HTTP_ONLY]
-    assert all(getattr(tcp, name) == getattr(merged, name) for name in others)
     lines = render_protection(TCP_ID, tcp, False, 4).frontend
     assert _action_for(lines, "sy_max_conn") == "tcp-request connection reject if sy_counted"
 
