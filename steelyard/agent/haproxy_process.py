@@ -42,18 +42,22 @@ class HAProxyProcess:
         netns: str | None,
         *,
         binary: Path = DEFAULT_BINARY,
+        local_peer: str | None = None,
         start_timeout: float = 15.0,
         reload_timeout: float = 30.0,
     ) -> None:
         self.layout = layout
         self.netns = netns
         self.binary = binary
+        # `-L`: this process's peer name, so that a rendered local-only `peers` section carries
+        # stick tables across reloads (the master re-executes itself with the same arguments).
+        self.peer_args = ["-L", local_peer] if local_peer is not None else []
         self.start_timeout = start_timeout
         self.reload_timeout = reload_timeout
 
     def validate(self, cfg: Path) -> str:
         """`haproxy -c` in the appliance's namespace; returns its output, raises when invalid."""
-        argv = [*exec_prefix(self.netns), str(self.binary), "-c", "-f", str(cfg)]
+        argv = [*exec_prefix(self.netns), str(self.binary), "-c", *self.peer_args, "-f", str(cfg)]
         try:
             done = subprocess.run(
                 argv,
@@ -96,6 +100,7 @@ class HAProxyProcess:
             str(self.binary),
             "-W",
             "-D",
+            *self.peer_args,
             "-p",
             str(self.layout.pid_file),
             "-S",

@@ -84,4 +84,6 @@ class ApplianceRegistry:
             log.info("%s: adopted running HAProxy (master pid %d)", name, pid)
 
     def _make(self, name: str, layout: ApplianceLayout, netns: str | None) -> Appliance:
-        return Appliance(name, layout, HAProxyProcess(layout, netns, binary=self.binary))
+        return Appliance(
+            name, layout, HAProxyProcess(layout, netns, binary=self.binary, local_peer=name)
+        )

@@ -10,7 +10,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -160,7 +160,13 @@ class Reconciler:
         name = appliance_name(snap.spec.id, 0)
         try:
             placed = self._place(lb_id, snap)
-            cfg = render_haproxy(snap.spec, plane.render_settings(placed.paths))
+            settings = plane.render_settings(placed.paths)
+            if plane.compute.name == "netns":
+                # Own loopback per appliance: stick tables survive reloads through a local peer
+                # (the agent runs HAProxy with `-L <name>`). Appliances of the process driver
+                # share the host's loopback, so they cannot all listen on the peer port.
+                settings = replace(settings, local_peer=name)
+            cfg = render_haproxy(snap.spec, settings)
             applied = plane.agent.apply_config(
                 name, snap.generation, cfg, verify_targets(snap.spec)
             )

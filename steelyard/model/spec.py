@@ -137,4 +137,8 @@ class RenderSettings:
     default_listener_maxconn: int = 5000  # used when connection_limit is -1
     nbthread: int = 1
     hard_stop_after_s: int = 30
+    # This appliance's HAProxy peer name (HAProxy runs with `-L <name>`): stick tables then sync
+    # through a local-only `peers` section, so their counters survive a reload. Only where each
+    # appliance has its own loopback (netns driver): the peer listens on a fixed port.
+    local_peer: str | None = None
     extra: dict[str, str] = field(default_factory=dict)

@@ -5,8 +5,9 @@ Layout and naming contract (other modules depend on it):
   port, then one `backend` per pool named by the pool id, sorted by id, with one `server` per
   member named by the member id (format in `haproxy_backend`), then the stick tables of each
   protected listener in listener order (`st_<listener id>`, `sr_<listener id>`; see
-  `protection`). Sorting makes the text independent of the order the spec was built in, so an
-  unchanged load balancer never reloads.
+  `protection`). With `settings.local_peer` and at least one stick table, a `peers sy_local`
+  section follows `defaults` and every stick table names it. Sorting makes the text independent
+  of the order the spec was built in, so an unchanged load balancer never reloads.
 - Pools used by no listener are still rendered, so that their members are health-checked.
 
 Every value is checked against an allow-list (`validate`) and rejected with `RenderError` when it
@@ -48,6 +49,11 @@ MAX_THREADS = 64
 MAX_CONNECTIONS = 10_000_000
 # Printable ASCII without quotes, backslash, `#`, `$` and braces: nothing we write needs them,
 # and each one changes how HAProxy splits or expands a line.
+# The `peers` section of a local peer (see `_with_local_peer`) and the port it listens on: fixed,
+# since each appliance has its own loopback (netns driver).
+PEERS_SECTION = "sy_local"
+LOCAL_PEER_PORT = 1024
+_PEER_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 _SAFE_LINE = re.compile(r"[ !%&()*+,\-./0-9:;<=>?@A-Z\[\]^_`a-z|~]*")
 
 
@@ -76,6 +82,8 @@ def render_haproxy(spec: LoadBalancerSpec, settings: RenderSettings) -> str:
         backend_section(pool, backend_timeouts(pool.id, listeners), vip.version) for pool in pools
     )
     sections.extend(_protection_tables(listeners, context))
+    if settings.local_peer is not None:
+        sections = _with_local_peer(sections, _peer_name(settings.local_peer))
     _check_lines(sections)
     header = f"# haproxy.cfg for load balancer {lb_id}, rendered by steelyard; do not edit"
     return header + "\n" + "\n\n".join("\n".join(section) for section in sections) + "\n"
@@ -105,6 +113,29 @@ def _protection_tables(listeners: list[ListenerSpec], context: FrontendContext) 
         if protection is not None:
             tables.extend(list(table) for table in protection.tables)
     return tables
+
+
+def _peer_name(value: object) -> str:
+    if not isinstance(value, str) or not _PEER_NAME.fullmatch(value):
+        raise RenderError(f"settings.local_peer must be an appliance name, got {v.describe(value)}")
+    return value
+
+
+def _with_local_peer(sections: list[list[str]], peer: str) -> list[list[str]]:
+    """Stick tables synced through a `peers` section whose only peer is this process.
+
+    On a master-worker reload the old worker pushes its tables to the new one, so rate-limit
+    counters and persistence entries survive a config change. Unchanged without stick tables.
+    """
+    prefix = INDENT + "stick-table "
+    synced = [
+        [f"{line} peers {PEERS_SECTION}" if line.startswith(prefix) else line for line in section]
+        for section in sections
+    ]
+    if synced == sections:
+        return sections
+    peers = [f"peers {PEERS_SECTION}", f"{INDENT}peer {peer} 127.0.0.1:{LOCAL_PEER_PORT}"]
+    return [*synced[:2], peers, *synced[2:]]
 
 
 def _ms(value: object, field: str) -> int:

@@ -1,6 +1,7 @@
 """Issue 5 end to end: per-source limits seen by real clients with their own addresses."""
 
 import ipaddress
+import time
 from typing import Any
 
 import pytest
@@ -115,3 +116,29 @@ def test_bad_settings_are_refused_and_nothing_changes(
         after = api.get(f"/v2/lbaas/listeners/{listener_id}").json()["listener"]
     assert after["protection"] == {"req_rate_per_source": 50}
     assert after["provisioning_status"] == "ACTIVE"
+
+
+def test_a_source_over_its_rate_stays_limited_across_a_reload(
+    netns_server: ServerHandle, backends: Backends
+) -> None:
+    """The stick tables are synced to the new worker through the local peer: without it a reload
+    (any change HAProxy cannot take at runtime) gave a flooding source a fresh budget."""
+    lb = protected_lb(netns_server, backends, {"req_rate_per_source": 10, "req_rate_period_s": 60})
+    listener_id = lb["listeners"][0]["id"]
+    # A freshly started HAProxy waits up to 5 s (its resync timeout) to learn the tables from an
+    # old process; until then it does not teach them to a new one.
+    time.sleep(6)
+    with client_namespaces(netns_server, client_addresses(netns_server, 1)) as (client,):
+        before = [r.status_code for r in client.get_many(vip_url(lb), 15)]
+        with netns_server.api() as api:
+            r = api.put(
+                f"/v2/lbaas/listeners/{listener_id}",
+                json={"listener": {"timeout_client_data": 40000}},  # `timeout client`: a reload
+            )
+            assert r.status_code == 200, r.text
+            wait_active(api, lb["id"])
+            listener = api.get(f"/v2/lbaas/listeners/{listener_id}").json()["listener"]
+        assert listener["timeout_client_data"] == 40000
+        after = [r.status_code for r in client.get_many(vip_url(lb), 15)]
+    assert before == [200] * 10 + [429] * 5
+    assert after == [429] * 15, after

@@ -50,8 +50,14 @@ def test_haproxy_accepts_golden(case: Path, tmp_path: Path) -> None:
         settings = replace(settings, paths=replace(settings.paths, log_socket=log_socket))
     config = tmp_path / "haproxy.cfg"
     config.write_text(render_haproxy(spec, settings))
+    # The agent names the local peer with -L; without it HAProxy drops the peers section.
+    local_peer = ["-L", settings.local_peer] if settings.local_peer is not None else []
     result = subprocess.run(
-        [HAPROXY, "-c", "-f", str(config)], capture_output=True, text=True, timeout=30, check=False
+        [HAPROXY, "-c", *local_peer, "-f", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
