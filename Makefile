@@ -51,6 +51,8 @@ bench: bench-deps
 	$(BIN)/python -m bench.create_to_first_200
 	$(BIN)/python -m bench.member_change
 	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.protection_throughput
+	$(BIN)/python -m bench.protection_flood
 
 bench-deps: $(STAMP)
 	@dpkg -s wrk >/dev/null 2>&1 || { \

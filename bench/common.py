@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from steelyard.agent.contract import ApplianceInfo
+from tests.e2e.agent_access import agent_for, appliance_of
 from tests.e2e.harness import ServerHandle, running_server
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -202,6 +204,16 @@ def steelyard_server(extra_args: Sequence[str] = ()) -> Iterator[ServerHandle]:
                     shutil.copyfile(handle.log_path, keep)
     finally:
         shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def appliance_info(handle: ServerHandle, lb_id: str) -> ApplianceInfo:
+    """What the server's agent knows of a load balancer's appliance: its namespace, the path of
+    its stats socket (the runtime API), its HAProxy PIDs (through the server's own PKI)."""
+    with agent_for(handle) as agent:
+        info = agent.get_appliance(appliance_of(lb_id))
+    if info is None:
+        raise RuntimeError(f"no appliance for load balancer {lb_id}")
+    return info
 
 
 def print_rows(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

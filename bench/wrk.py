@@ -3,6 +3,7 @@
 import re
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -49,17 +50,36 @@ def parse(output: str) -> dict[str, Any]:
 
 
 def run(
-    url: str, *, close: bool, duration_s: int, threads: int, connections: int
+    url: str,
+    *,
+    close: bool,
+    duration_s: int,
+    threads: int,
+    connections: int,
+    netns: str | None = None,
+    script: Path | None = None,
 ) -> dict[str, Any]:
-    """One wrk run against `url`; `close` adds `Connection: close` (a new connection each)."""
+    """One wrk run against `url`; `close` adds `Connection: close` (a new connection each).
+
+    `netns`: run wrk in that network namespace (`ip netns exec`, which execs: the CPU time
+    still shows in this process's children). `script`: a Lua script (`-s`); its own output is
+    kept whole under "output" for the caller to read.
+    """
     argv = [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency"]
     if close:
         argv += ["-H", "Connection: close"]
+    if script is not None:
+        argv += ["-s", str(script)]
+    prefix = ["ip", "netns", "exec", netns] if netns else []
     done = subprocess.run(
-        [*argv, url], capture_output=True, text=True, check=False, timeout=duration_s + 30
+        [*prefix, *argv, url], capture_output=True, text=True, check=False, timeout=duration_s + 30
     )
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
     result = parse(done.stdout)
     result["argv"] = [*argv[1:], url]
+    if netns:
+        result["netns"] = netns
+    if script is not None:
+        result["output"] = done.stdout
     return result
