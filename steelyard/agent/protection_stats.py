@@ -35,6 +35,7 @@ from steelyard.agent.runtime_api import RuntimeApi, RuntimeApiError
 
 FULL_SCAN_LIMIT = 10_000
 SCAN_INTERVAL_S = 10.0
+FRESH_S = 2.0  # while refusals grow, the source list is at most this old
 TOP = 10
 METRICS = ("http_req_rate", "conn_rate", "conn_cur")
 # The rejection reason each limited metric is counted under (see render/protection.py).
@@ -198,6 +199,7 @@ class TopSources:
 class _Scan:
     at: float
     commands: tuple[str, ...]
+    refused: int  # the listener's refusals when it was scanned
     top: list[SourceStats]
 
 
@@ -217,10 +219,12 @@ class ProtectionReader:
         *,
         full_scan_limit: int = FULL_SCAN_LIMIT,
         scan_interval_s: float = SCAN_INTERVAL_S,
+        fresh_s: float = FRESH_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.full_scan_limit = full_scan_limit
         self.scan_interval_s = scan_interval_s
+        self.fresh_s = fresh_s
         self._clock = clock
         self._scans: dict[tuple[str, str], _Scan] = {}
         self._lock = threading.Lock()
@@ -241,7 +245,7 @@ class ProtectionReader:
                 rejected = parse_reasons(runtime.command(f"show table sr_{listener_id}"))
             sources = mine.get("st")
             commands = self._commands(sources, config.limits, rejected) if sources else ()
-            top, age = self._top(runtime, listener_id, commands)
+            top, age = self._top(runtime, listener_id, commands, sum(rejected.values()))
             listeners.append(
                 ListenerProtection(
                     listener_id=listener_id,
@@ -276,26 +280,27 @@ class ProtectionReader:
         )
 
     def _top(
-        self, runtime: RuntimeApi, listener_id: str, commands: tuple[str, ...]
+        self, runtime: RuntimeApi, listener_id: str, commands: tuple[str, ...], refused: int
     ) -> tuple[list[SourceStats], float]:
-        """The top sources and their age in seconds: cached, or scanned now."""
+        """The top sources and their age in seconds: cached, or scanned now. New refusals make
+        a cached list stale after `fresh_s`: an attack must be reported with its own sources,
+        not with those seen before it began (a breach event names them)."""
         if not commands:
             return [], 0.0
         key = (str(runtime.stats_socket), listener_id)
         now = self._clock()
         with self._lock:
             cached = self._scans.get(key)
-        if (
-            cached is not None
-            and cached.commands == commands
-            and now - cached.at < self.scan_interval_s
-        ):
-            return cached.top, now - cached.at
+        if cached is not None and cached.commands == commands:
+            age = now - cached.at
+            quiet = refused == cached.refused
+            if age < self.fresh_s or (quiet and age < self.scan_interval_s):
+                return cached.top, age
         top = TopSources()
         for command in commands:
             for entry in parse_entries(stream_lines(runtime, command)):
                 top.add(entry)
-        scan = _Scan(now, commands, top.result())
+        scan = _Scan(now, commands, refused, top.result())
         with self._lock:
             # Forget listeners not read for a long time (deleted appliances, old configs).
             stale = [k for k, v in self._scans.items() if now - v.at > 10 * self.scan_interval_s]

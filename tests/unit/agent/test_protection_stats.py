@@ -235,6 +235,24 @@ def test_scans_are_remembered_for_the_interval(fake: FakeStatsSocket) -> None:
     assert fresh.listeners[0].top_sources_age_s == 0
 
 
+def test_new_refusals_make_a_remembered_scan_stale(fake: FakeStatsSocket) -> None:
+    """An attack that starts after a scan must be reported with its own sources."""
+    clock = FakeClock()
+    reader = ProtectionReader(scan_interval_s=10, fresh_s=2, clock=clock)
+    reader.read(RuntimeApi(fake.path), CFG)
+    _scans(fake)
+    fake.answers[f"show table sr_{A1}"] = SR_A1.replace("gpc3=2", "gpc3=900")
+    clock.now += 1
+    reader.read(RuntimeApi(fake.path), CFG)
+    assert f"show table st_{A1}" not in _scans(fake)  # still fresh: at most one scan per 2 s
+    clock.now += 1.5
+    reader.read(RuntimeApi(fake.path), CFG)
+    assert f"show table st_{A1}" in _scans(fake)  # refusals grew since the scan: rescanned
+    clock.now += 3
+    reader.read(RuntimeApi(fake.path), CFG)
+    assert f"show table st_{A1}" not in _scans(fake)  # quiet since: the interval holds
+
+
 def test_counts_are_always_fresh(fake: FakeStatsSocket) -> None:
     clock = FakeClock()
     reader = ProtectionReader(clock=clock)
