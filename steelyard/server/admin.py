@@ -29,10 +29,12 @@ def cleanup_host(state_dir: Path, prefix: str) -> list[str]:
     namespaces, veths and bridges of `prefix`. Returns what was removed."""
     removed: list[str] = []
     agent_dir = state_dir / "agent"
-    if agent_dir.is_dir():
-        registry = ApplianceRegistry(agent_dir)
-        for name in registry.names():
-            if registry.delete(name):
-                removed.append(f"appliance {name}")
-    removed.extend(purge(prefix))
+    try:
+        if agent_dir.is_dir():
+            registry = ApplianceRegistry(agent_dir)
+            for name in registry.names():
+                if registry.delete(name):
+                    removed.append(f"appliance {name}")
+    finally:  # the namespaces, links and bridges go even if an appliance could not be read
+        removed.extend(purge(prefix))
     return removed

@@ -115,11 +115,13 @@ def stop(h: ServerHandle) -> None:
 
 
 def cleanup(h: ServerHandle) -> None:
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "steelyard", "cleanup", "--state-dir", str(h.state_dir),
          "--prefix", h.prefix],
-        check=False, capture_output=True,
+        check=False, capture_output=True, text=True,
     )  # fmt: skip
+    if done.returncode != 0:  # a leak is a bug: say so where the test output shows it
+        raise RuntimeError(f"cleanup of {h.prefix} failed:\n{done.stdout}{done.stderr}")
 
 
 @contextmanager
@@ -146,8 +148,10 @@ def running_server(
         yield handle
     finally:
         stop(handle)
-        cleanup(handle)
-        shutil.rmtree(state_dir, ignore_errors=True)
+        try:
+            cleanup(handle)
+        finally:
+            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def wait_until(predicate: Any, timeout_s: float = 30, interval_s: float = 0.05) -> Any:
