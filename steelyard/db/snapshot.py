@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
+from steelyard.db.networks import network_by_name, subnets_of
 from steelyard.db.protection import Layers, listener_effective, protection_layers
 from steelyard.model.enums import (
     HealthMonitorType,
@@ -206,13 +207,7 @@ def load_snapshot(session: Session, lb_id: str) -> LbSnapshot | None:
         applied_generation=lb.applied_generation,
         deleting=lb.deleting,
         topology=lb.topology,
-        network=VipNetwork(
-            network_id=network.id,
-            kind=network.kind,
-            bridge=network.bridge,
-            cidr=subnet.cidr,
-            gateway_ip=subnet.gateway_ip,
-        ),
+        network=_vip_network(network, subnet),
         spec=spec,
         appliances=tuple(
             ApplianceRecord(
@@ -230,16 +225,7 @@ def load_snapshot(session: Session, lb_id: str) -> LbSnapshot | None:
     )
 
 
-def vip_network_named(session: Session, name: str) -> VipNetwork | None:
-    """A network and its first subnet, by network name (the default VIP network at start)."""
-    network = session.scalar(select(m.Network).where(m.Network.name == name))
-    if network is None:
-        return None
-    subnet = session.scalar(
-        select(m.Subnet).where(m.Subnet.network_id == network.id).order_by(m.Subnet.created_at)
-    )
-    if subnet is None:
-        return None
+def _vip_network(network: m.Network, subnet: m.Subnet) -> VipNetwork:
     return VipNetwork(
         network_id=network.id,
         kind=network.kind,
@@ -247,3 +233,12 @@ def vip_network_named(session: Session, name: str) -> VipNetwork | None:
         cidr=subnet.cidr,
         gateway_ip=subnet.gateway_ip,
     )
+
+
+def vip_network_named(session: Session, name: str) -> VipNetwork | None:
+    """A network and its first subnet, by network name (the default VIP network at start)."""
+    network = network_by_name(session, name)
+    subnets = subnets_of(session, network.id) if network is not None else []
+    if network is None or not subnets:
+        return None
+    return _vip_network(network, subnets[0])
