@@ -6,15 +6,15 @@ import threading
 
 from steelyard.db.snapshot import VipNetwork
 from steelyard.network.bridge import ensure_bridge
-from steelyard.network.iproute import host_link
 from steelyard.network.names import NameScheme
 
 
 class HostVipNetworks:
+    """Called on the reconciler's full ensures only (its placement cache skips the rest)."""
+
     def __init__(self, scheme: NameScheme) -> None:
         self._scheme = scheme
-        self._lock = threading.Lock()
-        self._ensured: set[str] = set()
+        self._lock = threading.Lock()  # two workers must not create one bridge at once
 
     def ensure(self, network: VipNetwork) -> str | None:
         if network.kind != "bridge":
@@ -22,13 +22,7 @@ class HostVipNetworks:
         if network.gateway_ip is None:
             raise ValueError(f"network {network.network_id} has no gateway for its bridge")
         bridge = self._scheme.bridge(network.network_id)
-        link = host_link(bridge)
-        # Reading sysfs is cheap; the full ensure (several `ip` calls) runs once per bridge per
-        # process, and again whenever the bridge is found missing or down.
-        if bridge in self._ensured and link is not None and link.is_bridge and link.up:
-            return bridge
+        prefixlen = ipaddress.ip_network(network.cidr).prefixlen
         with self._lock:
-            prefixlen = ipaddress.ip_network(network.cidr).prefixlen
             ensure_bridge(bridge, f"{network.gateway_ip}/{prefixlen}")
-            self._ensured.add(bridge)
         return bridge
