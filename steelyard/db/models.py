@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -87,6 +88,8 @@ class LoadBalancer(Provisioned, Base):
     flavor_id: Mapped[str | None] = mapped_column(ID, nullable=True)
     availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
     topology: Mapped[str] = mapped_column(String(16), default="SINGLE")
+    # how many appliances serve the VIP: 1 SINGLE, 2 ACTIVE_STANDBY, n >= 2 ACTIVE_ACTIVE
+    appliance_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # reconcile bookkeeping
     desired_generation: Mapped[int] = mapped_column(Integer, default=1)
     applied_generation: Mapped[int] = mapped_column(Integer, default=0)
@@ -166,15 +169,19 @@ class HealthMonitor(Provisioned, Base):
 
 
 class Appliance(Stamped, Base):
-    """One HAProxy appliance of a load balancer (Octavia: amphora)."""
+    """One HAProxy appliance of a load balancer (Octavia: amphora), or a spare (no load
+    balancer yet, status READY)."""
 
     __tablename__ = "appliances"
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     loadbalancer_id: Mapped[str | None] = mapped_column(String(36), index=True, nullable=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
     slot: Mapped[int] = mapped_column(Integer, default=0)
+    # STANDALONE (SINGLE), MASTER or BACKUP (ACTIVE_STANDBY, as keepalived last reported),
+    # ACTIVE (ACTIVE_ACTIVE)
     role: Mapped[str] = mapped_column(String(16), default="STANDALONE")
-    status: Mapped[str] = mapped_column(String(16))  # BOOTING, ALLOCATED, ERROR, DELETED
+    # BOOTING, READY (a spare), ALLOCATED, FAILED (to be replaced), ERROR, DELETED
+    status: Mapped[str] = mapped_column(String(16), index=True)
     compute_driver: Mapped[str] = mapped_column(String(16))
     netns: Mapped[str | None] = mapped_column(String(64), nullable=True)
     host: Mapped[str] = mapped_column(String(255))
@@ -182,6 +189,15 @@ class Appliance(Stamped, Base):
     applied_generation: Mapped[int] = mapped_column(Integer, default=0)
     config_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # issue 3: the appliance's own address on the VIP network (VRRP source, ECMP next hop)
+    vrrp_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    vrrp_priority: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # heartbeats: the highest sequence number accepted (replays carry lower ones)
+    heartbeat_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    failed_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ListenerStats(Base):
