@@ -17,4 +17,6 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    command.upgrade(alembic_config(engine), "head")
+    # "heads": features built side by side add revisions on branches of the same parent until a
+    # merge revision joins them; every branch is applied either way.
+    command.upgrade(alembic_config(engine), "heads")
