@@ -66,6 +66,8 @@ class Network(Stamped, Base):
     shared: Mapped[bool] = mapped_column(Boolean, default=True)
     kind: Mapped[str] = mapped_column(String(16))  # "bridge" (netns driver) or "loopback"
     bridge: Mapped[str | None] = mapped_column(String(15), nullable=True)
+    # issue 3: the ECMP router's address on this network (ACTIVE_ACTIVE), allocated on first use
+    router_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Subnet(Stamped, Base):

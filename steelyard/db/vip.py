@@ -3,11 +3,11 @@ default network) and a free address in it (steelyard.network.ipam), unique per s
 
 import ipaddress
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
+from steelyard.db.appliances import addresses_in_use
 from steelyard.db.networks import network_by_name, subnets_of, visible_network, visible_subnet
 from steelyard.model.faults import BadRequest, Conflict, NotFound, ValidationFailure
 from steelyard.network import ipam
@@ -66,11 +66,6 @@ def choose_subnet(
     return found
 
 
-def _used(session: Session, subnet_id: str) -> list[str]:
-    query = select(m.LoadBalancer.vip_address).where(m.LoadBalancer.vip_subnet_id == subnet_id)
-    return list(session.scalars(query))
-
-
 def add_with_vip(
     session: Session, lb: m.LoadBalancer, subnet: m.Subnet, requested: str | None
 ) -> None:
@@ -80,7 +75,7 @@ def add_with_vip(
     lb.vip_subnet_id, lb.vip_network_id = subnet.id, subnet.network_id
     taken: set[str] = set()
     for _ in range(ATTEMPTS):
-        used = [*_used(session, subnet.id), *taken]
+        used = [*addresses_in_use(session, subnet), *taken]
         try:
             if requested is None:
                 lb.vip_address = ipam.allocate(subnet.cidr, gateway=subnet.gateway_ip, used=used)

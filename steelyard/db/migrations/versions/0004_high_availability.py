@@ -18,6 +18,8 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # Nullable columns or literal server defaults only: SQLite adds them in place (see 0002).
+    with op.batch_alter_table("networks", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("router_ip", sa.String(length=64), nullable=True))
     with op.batch_alter_table("loadbalancers", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("appliance_count", sa.Integer(), server_default="1", nullable=False)
@@ -52,3 +54,5 @@ def downgrade() -> None:
             batch_op.drop_column(column)
     with op.batch_alter_table("loadbalancers", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("appliance_count")
+    with op.batch_alter_table("networks", schema=None, recreate="never") as batch_op:
+        batch_op.drop_column("router_ip")
