@@ -48,6 +48,9 @@ class ApplianceRecord:
     netns: str | None
     applied_generation: int
     config_sha256: str | None
+    role: str = "STANDALONE"
+    host: str = ""
+    own_address: str | None = None  # on the VIP network (ACTIVE_STANDBY, ACTIVE_ACTIVE)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class LbSnapshot:
     applied_generation: int
     deleting: bool
     topology: str
+    appliance_count: int
+    availability_zone: str | None
+    vip_subnet_id: str
     network: VipNetwork
     spec: LoadBalancerSpec
     appliances: tuple[ApplianceRecord, ...]
@@ -154,9 +160,7 @@ def load_snapshot(session: Session, lb_id: str) -> LbSnapshot | None:
             select(m.HealthMonitor).where(m.HealthMonitor.pool_id.in_(pool_ids))
         )
     }
-    appliances = session.scalars(
-        select(m.Appliance).where(m.Appliance.loadbalancer_id == lb_id).order_by(m.Appliance.slot)
-    ).all()
+    appliances = appliance_records(session, lb_id)
 
     layers = protection_layers(session, lb_id)
     live_pools = [p for p in pools if p.provisioning_status != DELETING]
@@ -207,21 +211,34 @@ def load_snapshot(session: Session, lb_id: str) -> LbSnapshot | None:
         applied_generation=lb.applied_generation,
         deleting=lb.deleting,
         topology=lb.topology,
+        appliance_count=lb.appliance_count,
+        availability_zone=lb.availability_zone,
+        vip_subnet_id=lb.vip_subnet_id,
         network=_vip_network(network, subnet),
         spec=spec,
-        appliances=tuple(
-            ApplianceRecord(
-                id=a.id,
-                name=a.name,
-                slot=a.slot,
-                status=a.status,
-                netns=a.netns,
-                applied_generation=a.applied_generation,
-                config_sha256=a.config_sha256,
-            )
-            for a in appliances
-        ),
+        appliances=appliances,
         doomed=doomed,
+    )
+
+
+def appliance_records(session: Session, lb_id: str) -> tuple[ApplianceRecord, ...]:
+    rows = session.scalars(
+        select(m.Appliance).where(m.Appliance.loadbalancer_id == lb_id).order_by(m.Appliance.slot)
+    )
+    return tuple(
+        ApplianceRecord(
+            id=a.id,
+            name=a.name,
+            slot=a.slot,
+            status=a.status,
+            netns=a.netns,
+            applied_generation=a.applied_generation,
+            config_sha256=a.config_sha256,
+            role=a.role,
+            host=a.host,
+            own_address=a.vrrp_ip,
+        )
+        for a in rows
     )
 
 
