@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from steelyard.api.deps import Deps
 from steelyard.api.errors import RequestIdMiddleware, install_error_handlers
 from steelyard.api.metrics import router as metrics_router
+from steelyard.api.octavia.amphorae import router as amphorae_router
 from steelyard.api.operator import router as operator_router
 from steelyard.api.settings import ApiSettings
 from steelyard.api.steelyard.neutron import router as neutron_router
@@ -36,5 +37,6 @@ def create_app(
     for prefix in ("/v2", "/v2.0"):
         app.include_router(neutron_router, prefix=prefix)
     app.include_router(operator_router, prefix="/v2")
+    app.include_router(amphorae_router, prefix="/v2")
     app.include_router(metrics_router)
     return app

@@ -30,7 +30,7 @@ from steelyard.model.faults import BadRequest, echo
 from steelyard.model.listing import ListQuery
 
 R = TypeVar("R", bound=m.Provisioned)
-Row = TypeVar("Row", bound=m.Provisioned | m.Event)  # what list_page pages through
+Row = TypeVar("Row", bound=m.Provisioned | m.Event | m.Appliance)  # what list_page pages
 Body = TypeVar("Body")
 View = Callable[[Session, Sequence[R]], list[Body]]
 

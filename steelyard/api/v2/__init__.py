@@ -4,8 +4,25 @@ and /v2.0."""
 from fastapi import APIRouter
 
 from steelyard.api.steelyard import networks
-from steelyard.api.v2 import catalog, healthmonitors, listeners, loadbalancers, members, pools
+from steelyard.api.v2 import (
+    catalog,
+    failover,
+    healthmonitors,
+    listeners,
+    loadbalancers,
+    members,
+    pools,
+)
 
 router = APIRouter()
-for module in (loadbalancers, listeners, pools, members, healthmonitors, catalog, networks):
+for module in (
+    loadbalancers,
+    failover,
+    listeners,
+    pools,
+    members,
+    healthmonitors,
+    catalog,
+    networks,
+):
     router.include_router(module.router)

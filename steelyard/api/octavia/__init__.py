@@ -1,0 +1,1 @@
+"""Octavia's amphora API (/v2/octavia/amphorae), answered from Steelyard's appliances."""

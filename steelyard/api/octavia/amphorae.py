@@ -1,0 +1,43 @@
+"""`/v2/octavia/amphorae` (admins): Steelyard's appliances in Octavia's amphora shape.
+
+- GET  /octavia/amphorae[?loadbalancer_id=&status=&role=...]   paginated like every list
+- GET  /octavia/amphorae/{id}
+- PUT  /octavia/amphorae/{id}/failover                            202: replace this appliance
+"""
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from steelyard.api.deps import AppDeps, require_admin
+from steelyard.api.listing import list_query, page
+from steelyard.db.access import Written, WrittenMany, utcnow
+from steelyard.db.amphorae import get_amphora, list_amphorae
+from steelyard.db.appliances import request_appliance_failover
+
+router = APIRouter(prefix="/octavia", tags=["amphorae"], dependencies=[Depends(require_admin)])
+
+
+@router.get("/amphorae")
+def list_all(request: Request, deps: AppDeps) -> JSONResponse:
+    query = list_query(request, deps.settings)
+    items = deps.read(lambda s: list_amphorae(s, query))
+    return page(request, deps.settings, "amphorae", items, query)
+
+
+@router.get("/amphorae/{amphora_id}")
+def show(amphora_id: str, deps: AppDeps) -> JSONResponse:
+    item = deps.read(lambda s: get_amphora(s, amphora_id))
+    return JSONResponse({"amphora": item.model_dump(mode="json")})
+
+
+@router.put("/amphorae/{amphora_id}/failover", status_code=202)
+def failover(amphora_id: str, deps: AppDeps) -> Response:
+    def write(session: Session) -> Written[None] | WrittenMany[None]:
+        lb_id = request_appliance_failover(
+            session, amphora_id, reason="operator amphora failover", now=utcnow()
+        )
+        return Written(None, lb_id) if lb_id else WrittenMany(None, ())
+
+    deps.write(write)
+    return Response(status_code=202)

@@ -1,0 +1,44 @@
+"""Octavia's amphora shape, for Steelyard's appliances (`/v2/octavia/amphorae`)."""
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+# Steelyard's appliance statuses in Octavia's amphora vocabulary.
+AMPHORA_STATUS = {
+    "BOOTING": "BOOTING",
+    "READY": "READY",
+    "ALLOCATED": "ALLOCATED",
+    "RETIRING": "PENDING_DELETE",  # being replaced; still serving
+    "FAILED": "ERROR",
+    "ERROR": "ERROR",
+    "DELETED": "DELETED",
+}
+
+
+class Amphora(BaseModel):
+    id: str
+    loadbalancer_id: str | None
+    compute_id: str | None  # the appliance's network namespace (or None on the host)
+    lb_network_ip: str | None  # where its agent is reached
+    vrrp_ip: str | None
+    ha_ip: str | None  # the VIP it serves
+    vrrp_port_id: str | None
+    ha_port_id: str | None
+    cert_expiration: datetime | None
+    cert_busy: bool
+    role: str | None
+    status: str
+    vrrp_interface: str | None
+    vrrp_id: int | None
+    vrrp_priority: int | None
+    cached_zone: str | None
+    created_at: datetime
+    updated_at: datetime | None
+    image_id: str | None
+    compute_flavor: str | None
+    # Steelyard's additions
+    name: str
+    host: str
+    last_heartbeat_at: datetime | None
+    failed_reason: str | None
