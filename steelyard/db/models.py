@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, synonym
 
 ID = String(36)
 NULLABLE_JSON = JSON(none_as_null=True)  # None is SQL NULL, not the JSON text 'null'
@@ -251,3 +251,64 @@ class ListenerRejections(Base):
     loadbalancer_id: Mapped[str] = mapped_column(ID, index=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# Issue 6: flavors, availability zones and quotas. Deployment-wide, so admins manage them; the
+# provider data (`*_data`) is kept as the JSON text the admin sent, validated at every write.
+
+
+class FlavorProfile(Stamped, Base):
+    __tablename__ = "flavor_profiles"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    provider_name: Mapped[str] = mapped_column(String(64))
+    flavor_data: Mapped[str] = mapped_column(Text)
+
+
+class Flavor(Stamped, Base):
+    """What a tenant picks at create (`flavor_id`); the load balancer copies its settings."""
+
+    __tablename__ = "flavors"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    flavor_profile_id: Mapped[str] = mapped_column(ForeignKey("flavor_profiles.id"), index=True)
+
+
+class AvailabilityZoneProfile(Stamped, Base):
+    __tablename__ = "availability_zone_profiles"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    provider_name: Mapped[str] = mapped_column(String(64))
+    availability_zone_data: Mapped[str] = mapped_column(Text)
+
+
+class AvailabilityZone(Stamped, Base):
+    """Named by its key, as in Octavia (`availability_zone` of a load balancer)."""
+
+    __tablename__ = "availability_zones"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # list pages are keyed on `id`: here it is the name
+    id: Mapped[str] = synonym("name")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    availability_zone_profile_id: Mapped[str] = mapped_column(
+        ForeignKey("availability_zone_profiles.id"), index=True
+    )
+
+
+class Quota(Stamped, Base):
+    """A project's limits; NULL: the deployment default (deployment_settings "quota_defaults",
+    unlimited unless set); -1: unlimited."""
+
+    __tablename__ = "quotas"
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    id: Mapped[str] = synonym("project_id")  # list pages are keyed on `id`
+    load_balancer: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    listener: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pool: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    health_monitor: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    member: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    l7policy: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    l7rule: Mapped[int | None] = mapped_column(Integer, nullable=True)
