@@ -9,6 +9,7 @@ that could change the structure of a config file.
 from dataclasses import dataclass, field
 
 from steelyard.model.enums import (
+    ClientAuthentication,
     HealthMonitorType,
     HTTPMethod,
     LBAlgorithm,
@@ -16,6 +17,7 @@ from steelyard.model.enums import (
     PoolProtocol,
     SessionPersistenceType,
 )
+from steelyard.model.l7 import L7CompareType, L7PolicyAction, L7RuleType
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,31 @@ class MemberSpec:
 
 
 @dataclass(frozen=True)
+class TlsFile:
+    """A secret of the secret store as a file on the appliance (see render/haproxy_tls.py).
+
+    Files are named by secret id and content version, so new content is a new file name and
+    the config that names it changes with it (a rotation reloads; a rollback finds the old
+    file still in place).
+    """
+
+    secret_id: str
+    version: str  # changes whenever the secret's content does
+
+
+@dataclass(frozen=True)
+class PoolTlsSpec:
+    """Re-encryption to the members (an Octavia pool with `tls_enabled`)."""
+
+    client_certificate: TlsFile | None = None  # presented to the members
+    ca: TlsFile | None = None  # members' certificates must chain to it (else: not verified)
+    crl: TlsFile | None = None
+    tls_versions: tuple[str, ...] = ("TLSv1.2", "TLSv1.3")  # Octavia's names, a range
+    ciphers: str | None = None  # OpenSSL cipher names joined by ":"; TLS 1.3 suites too
+    alpn_protocols: tuple[str, ...] = ()  # offered to members by http-mode backends
+
+
+@dataclass(frozen=True)
 class PoolSpec:
     id: str
     protocol: PoolProtocol
@@ -63,6 +90,7 @@ class PoolSpec:
     healthmonitor: HealthMonitorSpec | None = None
     session_persistence: SessionPersistenceSpec | None = None
     admin_state_up: bool = True
+    tls: PoolTlsSpec | None = None  # None: plain connections to the members
 
 
 @dataclass(frozen=True)
@@ -95,6 +123,49 @@ class ProtectionSpec:
 
 
 @dataclass(frozen=True)
+class L7RuleSpec:
+    id: str
+    type: L7RuleType
+    compare_type: L7CompareType
+    value: str
+    key: str | None = None  # header, cookie or DN field name
+    invert: bool = False
+    admin_state_up: bool = True
+
+
+@dataclass(frozen=True)
+class L7PolicySpec:
+    """One L7 policy of an HTTP listener. Enabled policies apply in `position` order; the
+    first whose enabled rules all match decides (a policy without enabled rules never does)."""
+
+    id: str
+    action: L7PolicyAction
+    position: int
+    rules: tuple[L7RuleSpec, ...] = ()
+    redirect_pool_id: str | None = None
+    redirect_url: str | None = None
+    redirect_prefix: str | None = None
+    redirect_http_code: int | None = None
+    admin_state_up: bool = True
+
+
+@dataclass(frozen=True)
+class ListenerTlsSpec:
+    """TLS termination of a TERMINATED_HTTPS listener."""
+
+    certificates: tuple[TlsFile, ...]  # the default certificate first, then the SNI ones
+    client_authentication: ClientAuthentication = ClientAuthentication.NONE
+    client_ca: TlsFile | None = None
+    client_crl: TlsFile | None = None
+    tls_versions: tuple[str, ...] = ("TLSv1.2", "TLSv1.3")
+    ciphers: str | None = None
+    alpn_protocols: tuple[str, ...] = ()
+    hsts_max_age: int | None = None  # seconds; None: no Strict-Transport-Security header
+    hsts_include_subdomains: bool = False
+    hsts_preload: bool = False
+
+
+@dataclass(frozen=True)
 class ListenerSpec:
     id: str
     protocol: ListenerProtocol
@@ -108,6 +179,8 @@ class ListenerSpec:
     insert_headers: tuple[tuple[str, str], ...] = ()  # e.g. (("X-Forwarded-For", "true"),)
     admin_state_up: bool = True
     protection: ProtectionSpec | None = None
+    tls: ListenerTlsSpec | None = None  # TERMINATED_HTTPS listeners only
+    l7policies: tuple[L7PolicySpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,6 +199,8 @@ class RuntimePaths:
     stats_socket: str
     server_state_file: str
     log_socket: str | None = None
+    # Where the certificate, key, CA and CRL files the config names are written (0600).
+    tls_dir: str | None = None
 
 
 @dataclass(frozen=True)

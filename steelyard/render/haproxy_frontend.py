@@ -7,6 +7,15 @@ from steelyard.model.spec import ListenerSpec, PoolSpec
 from steelyard.render import validate as v
 from steelyard.render.errors import RenderError
 from steelyard.render.haproxy_backend import INDENT, MAX_MS, pool_mode
+from steelyard.render.haproxy_l7 import ROUTED, L7Lines, l7_lines
+from steelyard.render.haproxy_tls import (
+    SSL_HEADER_LINES,
+    bind_tokens,
+    frontend_mode,
+    hsts_line,
+    listener_tls,
+    tls_directory,
+)
 from steelyard.render.protection import ProtectionLines, render_protection
 
 # What each supported insert_headers key adds to an HTTP frontend, in output order.
@@ -29,19 +38,22 @@ class FrontendContext:
     logging: bool
     max_connections: int
     default_listener_maxconn: int
+    tls_dir: str | None = None  # where certificate files are (RuntimePaths.tls_dir)
 
 
 def frontend_section(listener: ListenerSpec, context: FrontendContext) -> list[str]:
     listener_id = v.uuid(listener.id, "listener.id")
-    protocol = v.member_of(ListenerProtocol, listener.protocol, "listener.protocol")
     port = v.port(listener.protocol_port, "listener.protocol_port")
     enabled = v.boolean(listener.admin_state_up, "listener.admin_state_up")
-    mode = "http" if protocol is ListenerProtocol.HTTP else "tcp"
+    mode = frontend_mode(listener)  # http for HTTP and TERMINATED_HTTPS
+    tls = listener_tls(listener)
     client_ms = v.integer(listener.timeout_client_data, "listener.timeout_client_data", 0, MAX_MS)
     inspect_ms = v.integer(listener.timeout_tcp_inspect, "listener.timeout_tcp_inspect", 0, MAX_MS)
     protection = frontend_protection(listener, context)
     maxconn = _maxconn(listener.connection_limit, context)
     bind = f"bind {v.host_port(context.vip, port)}"
+    if tls is not None:
+        bind = " ".join((bind, *bind_tokens(listener_id, tls, tls_directory(context.tls_dir))))
     if protection is not None:
         bind = " ".join((bind, *protection.bind_options))
         if protection.maxconn is not None:
@@ -62,8 +74,13 @@ def frontend_section(listener: ListenerSpec, context: FrontendContext) -> list[s
     if protection is not None:
         # Before the header lines and the routing line: limits run before anything else.
         body.extend(protection.frontend)
-    body.extend(_insert_header_lines(listener.insert_headers, mode))
-    body.append(_routing_line(listener, mode, context.pools))
+    body.extend(_insert_header_lines(listener.insert_headers, mode, tls is not None))
+    hsts = hsts_line(tls) if tls is not None else None
+    if hsts is not None:
+        body.append(hsts)
+    l7 = l7_lines(listener.l7policies, context.pools, mode)
+    body.extend(l7.requests)
+    body.extend(_routing_lines(listener, mode, context.pools, l7))
     return [f"frontend {listener_id}", *(INDENT + line for line in body)]
 
 
@@ -90,7 +107,11 @@ def _maxconn(connection_limit: object, context: FrontendContext) -> int:
     return min(limit, context.max_connections)
 
 
-def _insert_header_lines(headers: object, mode: str) -> list[str]:
+def _insert_header_lines(headers: object, mode: str, terminated: bool) -> list[str]:
+    """The lines of a listener's insert_headers; X-SSL-* ones need TLS termination."""
+    known = {**_HEADER_LINES, **SSL_HEADER_LINES} if terminated else _HEADER_LINES
+    if terminated:
+        known["X-Forwarded-Proto"] = "http-request set-header X-Forwarded-Proto https"
     if not isinstance(headers, tuple | list):
         raise RenderError(f"listener.insert_headers must be pairs, got {v.describe(headers)}")
     wanted: dict[str, bool] = {}
@@ -98,7 +119,7 @@ def _insert_header_lines(headers: object, mode: str) -> list[str]:
         if not (isinstance(pair, tuple | list) and len(pair) == 2):
             raise RenderError(f"listener.insert_headers holds {v.describe(pair)}, not a pair")
         name, value = pair
-        if not isinstance(name, str) or name not in _HEADER_LINES:
+        if not isinstance(name, str) or name not in known:
             raise RenderError(f"listener.insert_headers: unsupported header {v.describe(name)}")
         if name in wanted:
             raise RenderError(f"listener.insert_headers: {name} is given twice")
@@ -108,11 +129,15 @@ def _insert_header_lines(headers: object, mode: str) -> list[str]:
     if wanted and mode != "http":
         # Octavia refuses insert_headers on TCP listeners; a tcp frontend cannot add headers.
         raise RenderError("listener.insert_headers is only valid for HTTP listeners")
-    return [line for name, line in _HEADER_LINES.items() if wanted.get(name, False)]
+    return [line for name, line in known.items() if wanted.get(name, False)]
 
 
-def _routing_line(listener: ListenerSpec, mode: str, pools: dict[str, PoolSpec]) -> str:
-    """`default_backend`, or an explicit refusal when the listener has no usable pool."""
+def _routing_lines(
+    listener: ListenerSpec, mode: str, pools: dict[str, PoolSpec], l7: L7Lines
+) -> list[str]:
+    """The L7 policies' `use_backend`, then `default_backend`, or an explicit refusal of what
+    no policy sent to a pool when the listener has no usable pool of its own (before the
+    `use_backend`: HAProxy runs every `http-request` rule first anyway, and says so)."""
     pool_id = listener.default_pool_id
     pool = None
     if pool_id is not None:
@@ -121,14 +146,15 @@ def _routing_line(listener: ListenerSpec, mode: str, pools: dict[str, PoolSpec])
             raise RenderError(
                 f"listener {listener.id} uses pool {pool_id}, which is not in the spec"
             )
-        if mode == "http" and pool_mode(pool) != "http":
+        if mode == "http" and pool_mode(pool, (listener,)) != "http":
             # HAProxy refuses an http frontend in front of a tcp backend.
             raise RenderError(f"HTTP listener {listener.id} cannot use TCP pool {pool_id}")
         # A tcp frontend in front of an http backend is fine: HAProxy upgrades the stream.
     if pool is not None and v.boolean(pool.admin_state_up, "pool.admin_state_up"):
-        return f"default_backend {pool.id}"
+        return [*l7.backends, f"default_backend {pool.id}"]
     # No pool, or a disabled one (Octavia drops default_backend for disabled pools). Answer
     # explicitly instead of relying on HAProxy's "no backend" behaviour.
     if mode == "http":
-        return "http-request deny deny_status 503"
-    return "tcp-request connection reject"
+        unrouted = f" if !{ROUTED}" if l7.routes_to_pools else ""
+        return [f"http-request deny deny_status 503{unrouted}", *l7.backends]
+    return ["tcp-request connection reject"]

@@ -2,7 +2,9 @@
 
 Each check returns the value in the exact form to write, or raises `RenderError`. Patterns use
 explicit ASCII classes and `fullmatch`: `\\d` would also accept non-ASCII digits, and `$` would
-accept a trailing newline. Nothing is quoted or escaped; a value that needs it is rejected.
+accept a trailing newline. Nothing is quoted or escaped, except the free-text values of L7 rules
+and redirects, which `quoted` writes as one strong-quoted word; any other value that would need
+quoting is rejected. `config_line` is the last check of every rendered line.
 """
 
 import ipaddress
@@ -167,3 +169,35 @@ def netmask_prefix(value: object, field: str) -> tuple[int, int]:
     if as_int != ((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1):
         raise RenderError(f"{field} must be a contiguous netmask, got {describe(value)}")
     return mask.version, prefix
+
+
+# Printable ASCII without quotes, backslash, `#`, `$` and braces: each one changes how HAProxy
+# splits or expands a line.
+_SAFE_CHAR = r"[ !%&()*+,\-./0-9:;<=>?@A-Z\[\]^_`a-z|~]"
+# Besides those: strong-quoted words (HAProxy reads everything between single quotes
+# literally: no escape, no `$` expansion, no `#` comment), and `\'`, an escaped single quote,
+# which is how `quoted` writes a quote inside a value.
+_SAFE_LINE = re.compile(rf"(?:{_SAFE_CHAR}|'[\x20-\x26\x28-\x7e]*'|\\')*")
+_QUOTABLE = re.compile(r"[\x20-\x7e]*")
+MAX_QUOTED = 1024
+
+
+def quoted(value: object, field: str, max_length: int = MAX_QUOTED) -> str:
+    """Printable ASCII as one strong-quoted word, matched literally: `it's` becomes
+    `'it'\\''s'` (close the quote, an escaped quote, reopen)."""
+    if not isinstance(value, str) or len(value) > max_length or not _QUOTABLE.fullmatch(value):
+        raise RenderError(
+            f"{field} must be printable ASCII of at most {max_length} characters, "
+            f"got {describe(value)}"
+        )
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def config_line(line: str) -> str:
+    """One line of literal characters and strong-quoted words, nothing HAProxy would expand,
+    continue or cut (a newline, a comment, an environment variable)."""
+    if not _SAFE_LINE.fullmatch(line):
+        raise RenderError(
+            f"rendered line {describe(line)} holds a character outside the allow-list"
+        )
+    return line
