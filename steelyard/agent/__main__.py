@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from steelyard.agent.haproxy_process import DEFAULT_BINARY
+from steelyard.agent.heartbeat import DEFAULT_INTERVAL_S, read_key_file
 from steelyard.agent.pki import ensure_pki
 from steelyard.agent.server import run_agent
 
@@ -42,7 +43,16 @@ def main(argv: list[str] | None = None) -> int:
         args.state_dir,
         pki.server_not_after.isoformat(),
     )
-    run_agent(host.strip("[]"), int(port), args.state_dir.resolve(), pki, haproxy_bin=args.haproxy)
+    key = read_key_file(args.heartbeat_key_file) if args.heartbeat_key_file else None
+    run_agent(
+        host.strip("[]"),
+        int(port),
+        args.state_dir.resolve(),
+        pki,
+        haproxy_bin=args.haproxy,
+        heartbeat_key=key,
+        heartbeat_interval_s=args.heartbeat_interval,
+    )
     return 0
 
 
@@ -52,9 +62,27 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-dir", required=True, type=Path)
     parser.add_argument("--pki-dir", required=True, type=Path)
     parser.add_argument("--haproxy", type=Path, default=DEFAULT_BINARY)
+    parser.add_argument(
+        "--heartbeat-key-file",
+        type=Path,
+        help="HMAC key (32 bytes, or 64 hex digits) to sign heartbeats with; none: no heartbeats",
+    )
+    parser.add_argument(
+        "--heartbeat-interval",
+        type=_positive_seconds,
+        default=DEFAULT_INTERVAL_S,
+        help="seconds between two heartbeats of an appliance",
+    )
     parser.add_argument("--exit-with-parent", action="store_true")
     parser.add_argument("--log-level", default="INFO")
     return parser
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not 0.01 <= value <= 60:
+        raise argparse.ArgumentTypeError("must be between 0.01 and 60 seconds")
+    return value
 
 
 def _exit_with_parent() -> None:

@@ -10,6 +10,7 @@ No retries here: the controller is level-triggered and retries by reconciling ag
 """
 
 import ssl
+from collections.abc import Sequence
 from types import TracebackType
 
 import httpx
@@ -65,8 +66,12 @@ class AgentClient:
     def info(self) -> AgentInfo:
         return AgentInfo.model_validate(self._json("GET", "/v1/info"))
 
-    def ensure_appliance(self, name: str, netns: str | None = None) -> ApplianceInfo:
-        body = ApplianceCreate(netns=netns).model_dump()
+    def ensure_appliance(
+        self, name: str, netns: str | None = None, heartbeat_to: Sequence[str] = ()
+    ) -> ApplianceInfo:
+        """Create or find the appliance; its heartbeat targets become `heartbeat_to` (none:
+        it sends no heartbeats)."""
+        body = ApplianceCreate(netns=netns, heartbeat_to=list(heartbeat_to)).model_dump()
         return ApplianceInfo.model_validate(self._json("PUT", _path(name), json=body))
 
     def get_appliance(self, name: str) -> ApplianceInfo | None:

@@ -16,9 +16,12 @@ Appliance names match `NAME_PATTERN`; anything else is a 400.
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from steelyard.agent.netns import parse_address
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+MAX_HEARTBEAT_TARGETS = 8
 # Why a protected listener refused a client, in the order of the gpc counters the renderer
 # writes into each `sr_<listener id>` table (render/protection.py `REASONS`; a test pins both).
 REJECTION_REASONS = ("deny_cidr", "max_conn", "conn_rate", "req_rate", "header_size", "body_size")
@@ -35,6 +38,16 @@ class AgentInfo(BaseModel):
 
 class ApplianceCreate(BaseModel):
     netns: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # Health managers to send heartbeats to, "198.18.0.1:5555" or "[fd00::1]:5555"; reached
+    # from inside the appliance's namespace. Kept in appliance.json across agent restarts.
+    heartbeat_to: list[str] = Field(default_factory=list, max_length=MAX_HEARTBEAT_TARGETS)
+
+    @field_validator("heartbeat_to")
+    @classmethod
+    def _addresses(cls, targets: list[str]) -> list[str]:
+        for target in targets:
+            parse_address(target)  # ValueError: pydantic reports it as a validation error
+        return targets
 
 
 class RuntimePathsOut(BaseModel):

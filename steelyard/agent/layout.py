@@ -9,8 +9,10 @@
         stats.sock         the runtime API (the config's `stats socket`)
         server-state       `show servers state` taken before a reload
         haproxy.out        HAProxy's output while it starts (it closes stdio once daemonised)
-        appliance.json     {"netns": ...}
+        appliance.json     {"netns": ..., "heartbeat_to": ["ip:port", ...]}
         applied.json       {"generation": ..., "config_sha256": ...} of haproxy.cfg
+        vrrp.state         MASTER, BACKUP, FAULT or STOP: keepalived's last state (its notify
+                           script writes it; the heartbeat reports it)
 
 Everything the agent knows about an appliance is in these files, so a restarted agent finds
 its appliances (and their running HAProxy) again without any other state.
@@ -80,6 +82,10 @@ class ApplianceLayout:
     def applied(self) -> Path:
         return self.root / "applied.json"
 
+    @property
+    def vrrp_state(self) -> Path:
+        return self.root / "vrrp.state"
+
 
 def appliances_dir(state_dir: Path) -> Path:
     return state_dir / "appliances"
@@ -126,14 +132,32 @@ def write_applied(layout: ApplianceLayout, applied: Applied) -> None:
     )
 
 
+@dataclass(frozen=True)
+class ApplianceMeta:
+    netns: str | None
+    heartbeat_to: tuple[str, ...] = ()  # "address:port" of each health manager
+
+
+def read_meta(layout: ApplianceLayout) -> ApplianceMeta:
+    data = _read_json(layout.meta) or {}
+    netns = data.get("netns")
+    targets = data.get("heartbeat_to")
+    return ApplianceMeta(
+        netns=netns if isinstance(netns, str) else None,
+        heartbeat_to=tuple(t for t in targets if isinstance(t, str))
+        if isinstance(targets, list)
+        else (),
+    )
+
+
 def read_netns(layout: ApplianceLayout) -> str | None:
-    data = _read_json(layout.meta)
-    netns = data.get("netns") if data else None
-    return netns if isinstance(netns, str) else None
+    return read_meta(layout).netns
 
 
-def write_netns(layout: ApplianceLayout, netns: str | None) -> None:
-    write_text(layout.meta, json.dumps({"netns": netns}))
+def write_meta(layout: ApplianceLayout, meta: ApplianceMeta) -> None:
+    write_text(
+        layout.meta, json.dumps({"netns": meta.netns, "heartbeat_to": list(meta.heartbeat_to)})
+    )
 
 
 def write_text(path: Path, text: str) -> None:

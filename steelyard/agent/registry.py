@@ -8,12 +8,13 @@ from steelyard.agent.appliance import Appliance
 from steelyard.agent.haproxy_process import DEFAULT_BINARY, HAProxyProcess
 from steelyard.agent.layout import (
     ApplianceLayout,
+    ApplianceMeta,
     appliances_dir,
     check_state_dir,
     layout_for,
-    read_netns,
+    read_meta,
     valid_name,
-    write_netns,
+    write_meta,
 )
 
 log = logging.getLogger("steelyard.agent")
@@ -31,6 +32,7 @@ class ApplianceRegistry:
         self.binary = binary
         self._lock = threading.Lock()
         self._appliances: dict[str, Appliance] = {}
+        self._heartbeat_to: dict[str, tuple[str, ...]] = {}
         root = appliances_dir(state_dir)
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         for entry in sorted(root.iterdir()):
@@ -45,11 +47,24 @@ class ApplianceRegistry:
         with self._lock:
             return self._appliances.get(name)
 
-    def ensure(self, name: str, netns: str | None) -> Appliance:
-        """The appliance `name`, created when new; idempotent for the same namespace."""
+    def heartbeat_targets(self) -> list[tuple[Appliance, tuple[str, ...]]]:
+        """Each appliance that has health managers to send heartbeats to, with their addresses."""
+        with self._lock:
+            return [
+                (appliance, self._heartbeat_to[name])
+                for name, appliance in sorted(self._appliances.items())
+                if self._heartbeat_to.get(name)
+            ]
+
+    def ensure(self, name: str, netns: str | None, heartbeat_to: tuple[str, ...] = ()) -> Appliance:
+        """The appliance `name`, created when new; idempotent for the same namespace. Its
+        heartbeat targets become `heartbeat_to`."""
         with self._lock:
             appliance = self._appliances.get(name)
             if appliance is not None and appliance.netns == netns:
+                if self._heartbeat_to.get(name, ()) != heartbeat_to:
+                    write_meta(appliance.layout, ApplianceMeta(netns, heartbeat_to))
+                    self._heartbeat_to[name] = heartbeat_to
                 return appliance
             layout = layout_for(self.state_dir, name)
             if appliance is not None:
@@ -59,9 +74,10 @@ class ApplianceRegistry:
                     )
                 appliance.deleted = True  # requests still holding the old object stop there
             layout.root.mkdir(mode=0o700, exist_ok=True)
-            write_netns(layout, netns)
+            write_meta(layout, ApplianceMeta(netns, heartbeat_to))
             appliance = self._make(name, layout, netns)
             self._appliances[name] = appliance
+            self._heartbeat_to[name] = heartbeat_to
             log.info("%s: appliance ready (netns %s)", name, netns or "-")
             return appliance
 
@@ -69,6 +85,7 @@ class ApplianceRegistry:
         """Stop and remove `name`; False when there was no such appliance."""
         with self._lock:
             appliance = self._appliances.pop(name, None)
+            self._heartbeat_to.pop(name, None)
         if appliance is None:
             return False
         appliance.destroy()
@@ -77,8 +94,10 @@ class ApplianceRegistry:
 
     def _adopt(self, name: str) -> None:
         layout = layout_for(self.state_dir, name)
-        appliance = self._make(name, layout, read_netns(layout))
+        meta = read_meta(layout)
+        appliance = self._make(name, layout, meta.netns)
         self._appliances[name] = appliance
+        self._heartbeat_to[name] = meta.heartbeat_to
         pid = appliance.process.master_pid()
         if pid is not None:
             log.info("%s: adopted running HAProxy (master pid %d)", name, pid)

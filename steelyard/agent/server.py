@@ -26,12 +26,14 @@ from steelyard.agent.contract import (
     StatRow,
 )
 from steelyard.agent.haproxy_process import DEFAULT_BINARY, haproxy_version
+from steelyard.agent.heartbeat import DEFAULT_INTERVAL_S, HeartbeatSender
 from steelyard.agent.layout import valid_name
 from steelyard.agent.netns import netns_exists, parse_address
 from steelyard.agent.pki import PkiPaths, certificate_not_after
 from steelyard.agent.protection_stats import ProtectionReader
 from steelyard.agent.registry import ApplianceRegistry, NetnsConflict
 from steelyard.agent.runtime_api import RuntimeApiError
+from steelyard.model.heartbeat import HeartbeatKey
 
 log = logging.getLogger("steelyard.agent")
 
@@ -77,7 +79,7 @@ def create_agent_app(
         if body.netns is not None and not netns_exists(body.netns):
             raise HTTPException(400, f"network namespace {body.netns} does not exist")
         try:
-            return registry.ensure(name, body.netns).info()
+            return registry.ensure(name, body.netns, tuple(body.heartbeat_to)).info()
         except NetnsConflict as exc:
             raise HTTPException(409, str(exc)) from exc
 
@@ -145,12 +147,21 @@ def run_agent(
     pki: PkiPaths,
     *,
     haproxy_bin: Path = DEFAULT_BINARY,
+    heartbeat_key: HeartbeatKey | None = None,
+    heartbeat_interval_s: float = DEFAULT_INTERVAL_S,
 ) -> None:
-    """Serve the agent API until SIGTERM/SIGINT, requiring client certificates from our CA."""
-    server = uvicorn.Server(
-        agent_uvicorn_config(listen_host, listen_port, state_dir, pki, haproxy_bin)
-    )
-    server.run()
+    """Serve the agent API until SIGTERM/SIGINT, requiring client certificates from our CA;
+    with a heartbeat key, send heartbeats meanwhile."""
+    app = create_agent_app(state_dir, pki=pki, haproxy_bin=haproxy_bin)
+    sender = None
+    if heartbeat_key is not None:
+        sender = HeartbeatSender(app.state.registry, heartbeat_key, heartbeat_interval_s)
+        sender.start()
+    try:
+        uvicorn.Server(_uvicorn_config(app, listen_host, listen_port, pki)).run()
+    finally:
+        if sender is not None:
+            sender.stop()
 
 
 def agent_uvicorn_config(
@@ -160,8 +171,16 @@ def agent_uvicorn_config(
     pki: PkiPaths,
     haproxy_bin: Path = DEFAULT_BINARY,
 ) -> uvicorn.Config:
+    return _uvicorn_config(
+        create_agent_app(state_dir, pki=pki, haproxy_bin=haproxy_bin), listen_host, listen_port, pki
+    )
+
+
+def _uvicorn_config(
+    app: FastAPI, listen_host: str, listen_port: int, pki: PkiPaths
+) -> uvicorn.Config:
     return uvicorn.Config(
-        create_agent_app(state_dir, pki=pki, haproxy_bin=haproxy_bin),
+        app,
         host=listen_host,
         port=listen_port,
         ssl_certfile=str(pki.server_cert),

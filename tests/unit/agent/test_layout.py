@@ -6,14 +6,16 @@ import pytest
 
 from steelyard.agent.layout import (
     ApplianceLayout,
+    ApplianceMeta,
     Applied,
     check_state_dir,
     layout_for,
     read_applied,
+    read_meta,
     read_netns,
     valid_name,
     write_applied,
-    write_netns,
+    write_meta,
 )
 
 
@@ -52,10 +54,19 @@ def test_records_round_trip(tmp_path: Path) -> None:
     write_applied(layout, Applied(7, "ab" * 32))
     assert read_applied(layout) == Applied(7, "ab" * 32)
     assert layout.applied.stat().st_mode & 0o777 == 0o600
-    write_netns(layout, "tb-1")
+    write_meta(layout, ApplianceMeta("tb-1", ("198.18.0.1:5555",)))
     assert read_netns(layout) == "tb-1"
-    write_netns(layout, None)
-    assert read_netns(layout) is None
+    assert read_meta(layout) == ApplianceMeta("tb-1", ("198.18.0.1:5555",))
+    write_meta(layout, ApplianceMeta(None))
+    assert read_meta(layout) == ApplianceMeta(None, ())
+
+
+def test_appliance_json_without_heartbeat_targets_reads_as_none(tmp_path: Path) -> None:
+    layout = ApplianceLayout(tmp_path)
+    layout.meta.write_text('{"netns": "tb-1"}')  # written by an agent before heartbeats
+    assert read_meta(layout) == ApplianceMeta("tb-1", ())
+    layout.meta.write_text('{"netns": 3, "heartbeat_to": ["127.0.0.1:1", 7]}')
+    assert read_meta(layout) == ApplianceMeta(None, ("127.0.0.1:1",))
 
 
 def test_damaged_records_read_as_missing(tmp_path: Path) -> None:

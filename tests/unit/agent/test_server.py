@@ -44,7 +44,44 @@ def test_ensure_is_idempotent_and_records_the_appliance(api: TestClient, state_d
     assert first["running"] is False
     assert first["paths"]["stats_socket"] == str(state_dir / "appliances/a1/stats.sock")
     meta = json.loads((state_dir / "appliances/a1/appliance.json").read_text())
-    assert meta == {"netns": None}
+    assert meta == {"netns": None, "heartbeat_to": []}
+
+
+def test_heartbeat_targets_are_kept_and_replaced(api: TestClient, state_dir: Path) -> None:
+    targets = ["198.18.0.1:5555", "[fd00::1]:5555"]
+    assert api.put("/v1/appliances/a1", json={"heartbeat_to": targets}).status_code == 200
+    meta_file = state_dir / "appliances/a1/appliance.json"
+    assert json.loads(meta_file.read_text())["heartbeat_to"] == targets
+    registry = api.app.state.registry  # type: ignore[attr-defined]
+    assert [(a.name, t) for a, t in registry.heartbeat_targets()] == [("a1", tuple(targets))]
+    assert api.put("/v1/appliances/a1", json={"heartbeat_to": targets[:1]}).status_code == 200
+    assert json.loads(meta_file.read_text())["heartbeat_to"] == targets[:1]
+    assert api.put("/v1/appliances/a1").status_code == 200
+    assert registry.heartbeat_targets() == []
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        ["198.18.0.1"],
+        ["host.example:5555"],
+        ["198.18.0.1:0"],
+        ["198.18.0.1:65536"],
+        ["fd00::1:5555"],
+        ["198.18.0.1:5555\n"],
+        ["198.18.0.1:5555 ; rm -rf /"],
+        [5555],
+        "198.18.0.1:5555",
+        ["198.18.0.1:5555"] * 9,
+        ["x" * 100_000],
+    ],
+)
+def test_hostile_heartbeat_targets_are_422_and_create_nothing(
+    api: TestClient, state_dir: Path, targets: object
+) -> None:
+    response = api.put("/v1/appliances/a1", json={"heartbeat_to": targets})
+    assert response.status_code == 422, response.text
+    assert not (state_dir / "appliances/a1").exists()
 
 
 def test_unknown_appliance_is_404(api: TestClient) -> None:
