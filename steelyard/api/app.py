@@ -6,11 +6,12 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from steelyard.api.deps import Deps
+from steelyard.api.deps import AUTHORIZED, Deps
 from steelyard.api.errors import RequestIdMiddleware, install_error_handlers
 from steelyard.api.metrics import router as metrics_router
 from steelyard.api.octavia.amphorae import router as amphorae_router
 from steelyard.api.operator import router as operator_router
+from steelyard.api.policy_routes import route_rules
 from steelyard.api.settings import ApiSettings
 from steelyard.api.steelyard.neutron import router as neutron_router
 from steelyard.api.v2 import router as v2_router
@@ -25,7 +26,10 @@ def create_app(
 ) -> FastAPI:
     """`notify(lb_id)` is called after every committed write that bumped that load balancer's
     desired_generation."""
-    app = FastAPI(title="Steelyard", version="2.0", redirect_slashes=False)
+    # Every route is authorized in one place, by the policy rule of its endpoint.
+    app = FastAPI(
+        title="Steelyard", version="2.0", redirect_slashes=False, dependencies=[AUTHORIZED]
+    )
     # Reads never wait for writers when given their own (deferred) sessions.
     app.state.deps = Deps(settings, sessions, notify, read_sessions or sessions)
     install_error_handlers(app)
@@ -39,4 +43,5 @@ def create_app(
     app.include_router(operator_router, prefix="/v2")
     app.include_router(amphorae_router, prefix="/v2")
     app.include_router(metrics_router)
+    app.state.route_rules = route_rules(app.routes, settings.policy)
     return app

@@ -1,13 +1,15 @@
-"""Who is asking: the request context from `noauth` headers or an API key.
+"""Who is asking (authentication) and what this request may touch (authorization).
 
 - noauth (development): X-Project-Id names the project, X-Roles may carry roles (default
   member); without X-Project-Id the caller is an admin who sees every project. X-Auth-Token
   is ignored (OpenStack clients send "notused").
-- keys: X-Auth-Token is an API key, or HTTP Basic with the key as password; missing or
-  invalid: 401.
+- keys: X-Auth-Token is an API key, or HTTP Basic with the key as password (any user name);
+  missing or invalid: 401.
 
-Roles as in Octavia: reader may only read, member works in its own project, admin in all.
-Other projects' objects are invisible (404), never forbidden.
+Roles imply others as keystone's defaults do (admin > member > reader). What a role may do is
+the policy's (api/policy.py, defaults in api/policy_defaults.py); `authorize` applies the rule
+of the endpoint called. Other projects' objects stay invisible (404), never forbidden: the
+Context's `scope` is the only project a caller without cross-project rights can see.
 """
 
 import base64
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from steelyard.api.policy import Policy, credentials, decide
 from steelyard.api.settings import ApiSettings
 from steelyard.db.apikeys import verify_api_key
 from steelyard.model.enums import Role
@@ -33,31 +36,44 @@ MISSING_PROJECT = (
 )
 
 
+# keystone's default implied roles: an admin is also a member, a member also a reader
+IMPLIED_ROLES = {
+    Role.ADMIN.value: (Role.MEMBER.value, Role.READER.value),
+    Role.MEMBER.value: (Role.READER.value,),
+}
+
+
 @dataclass(frozen=True)
-class Context:
+class Identity:
+    """Who the request authenticated as."""
+
     project_id: str | None
     roles: frozenset[str]
 
-    @property
-    def is_admin(self) -> bool:
-        return Role.ADMIN in self.roles
 
-    @property
-    def scope(self) -> str | None:
-        """The project whose objects this caller sees; None: all (admin)."""
-        return None if self.is_admin else self.project_id
+def identity(project_id: str | None, roles: set[str]) -> Identity:
+    given = {role.lower() for role in roles}
+    implied = {more for role in given for more in IMPLIED_ROLES.get(role, ())}
+    return Identity(project_id, frozenset(given | implied))
 
-    def require_writer(self) -> None:
-        if not (self.is_admin or Role.MEMBER in self.roles):
-            raise Forbidden()
+
+@dataclass(frozen=True)
+class Context:
+    """A caller allowed to use the endpoint it called."""
+
+    project_id: str | None
+    roles: frozenset[str]
+    is_admin: bool
+    # The project whose objects this request may see and change; None: every project.
+    scope: str | None
 
     def check_project(self, requested: str | None) -> None:
-        """A non-admin may not act for another project (Octavia: 403)."""
-        if requested is not None and not self.is_admin and requested != self.project_id:
+        """Acting for another project needs cross-project rights (Octavia: 403)."""
+        if requested is not None and self.scope is not None and requested != self.scope:
             raise Forbidden()
 
     def owner(self, requested: str | None) -> str:
-        """The project a new load balancer belongs to."""
+        """The project a new object belongs to."""
         self.check_project(requested)
         project = requested or self.project_id
         if project is None:
@@ -65,28 +81,38 @@ class Context:
         return project
 
 
-ADMIN = Context(project_id=None, roles=frozenset({Role.ADMIN.value}))
+def authorize(who: Identity, policy: Policy, rule: str) -> Context:
+    """The Context of a caller that `rule` allows; Forbidden otherwise."""
+    creds = credentials(policy, who.project_id, who.roles)
+    decision = decide(policy, rule, creds)
+    if not decision.allowed or (who.project_id is None and not decision.every_project):
+        raise Forbidden()
+    scope = None if decision.every_project else who.project_id
+    return Context(who.project_id, who.roles, creds.is_admin, scope)
 
 
-def _noauth(request: Request) -> Context:
+NOAUTH_ADMIN = identity(None, {Role.ADMIN.value})
+
+
+def _noauth(request: Request) -> Identity:
     project = request.headers.get("x-project-id")
     if project is None:
-        return ADMIN
+        return NOAUTH_ADMIN
     if not re.fullmatch(PROJECT_ID_PATTERN, project):
         raise BadRequest("Invalid X-Project-Id header.")
-    roles = {role.strip().lower() for role in request.headers.get("x-roles", "").split(",")} - {""}
-    return Context(project_id=project, roles=frozenset(roles or {Role.MEMBER.value}))
+    roles = {role.strip() for role in request.headers.get("x-roles", "").split(",")} - {""}
+    return identity(project, roles or {Role.MEMBER.value})
 
 
 def _token(request: Request) -> str | None:
     token = request.headers.get("x-auth-token")
     if token:
         return token
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
-        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return None
     return decoded.partition(":")[2] or None
@@ -119,7 +145,7 @@ class KeyCache:
         return found
 
 
-def _keys(request: Request, sessions: sessionmaker[Session], cache: KeyCache) -> Context:
+def _keys(request: Request, sessions: sessionmaker[Session], cache: KeyCache) -> Identity:
     token = _token(request)
     if token is None:
         raise Unauthorized("Authentication required: send an API key as X-Auth-Token.")
@@ -127,12 +153,12 @@ def _keys(request: Request, sessions: sessionmaker[Session], cache: KeyCache) ->
     if found is None:
         raise Unauthorized("The request you have made requires authentication.")
     project, role = found
-    return Context(project_id=project, roles=frozenset({role}))
+    return identity(project, {role})
 
 
 def authenticate(
     request: Request, settings: ApiSettings, sessions: sessionmaker[Session], cache: KeyCache
-) -> Context:
+) -> Identity:
     if settings.auth == "noauth":
         return _noauth(request)
     return _keys(request, sessions, cache)
