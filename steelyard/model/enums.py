@@ -23,12 +23,48 @@ class OperatingStatus(StrEnum):
 
 class ListenerProtocol(StrEnum):
     HTTP = "HTTP"
+    HTTPS = "HTTPS"  # TLS passed through to the members (TCP mode)
     TCP = "TCP"
+    TERMINATED_HTTPS = "TERMINATED_HTTPS"
 
 
 class PoolProtocol(StrEnum):
     HTTP = "HTTP"
+    HTTPS = "HTTPS"  # members speak TLS themselves (behind an HTTPS or TCP listener)
+    PROXY = "PROXY"  # the listener's mode, with the PROXY protocol v1 header to members
+    PROXYV2 = "PROXYV2"
     TCP = "TCP"
+
+
+# Which pools a listener may use (Octavia's VALID_LISTENER_POOL_PROTOCOL_MAP, minus UDP/SCTP).
+LISTENER_POOL_PROTOCOLS: dict[ListenerProtocol, frozenset[PoolProtocol]] = {
+    ListenerProtocol.HTTP: frozenset({PoolProtocol.HTTP, PoolProtocol.PROXY, PoolProtocol.PROXYV2}),
+    ListenerProtocol.HTTPS: frozenset(
+        {PoolProtocol.HTTPS, PoolProtocol.PROXY, PoolProtocol.PROXYV2, PoolProtocol.TCP}
+    ),
+    ListenerProtocol.TCP: frozenset(
+        {
+            PoolProtocol.HTTP,
+            PoolProtocol.HTTPS,
+            PoolProtocol.PROXY,
+            PoolProtocol.PROXYV2,
+            PoolProtocol.TCP,
+        }
+    ),
+    ListenerProtocol.TERMINATED_HTTPS: frozenset(
+        {PoolProtocol.HTTP, PoolProtocol.PROXY, PoolProtocol.PROXYV2}
+    ),
+}
+# Listeners whose HAProxy frontend runs in http mode (requests are parsed).
+HTTP_MODE_LISTENERS = frozenset({ListenerProtocol.HTTP, ListenerProtocol.TERMINATED_HTTPS})
+
+
+class ClientAuthentication(StrEnum):
+    """TLS client certificates on a TERMINATED_HTTPS listener (Octavia's names)."""
+
+    NONE = "NONE"
+    OPTIONAL = "OPTIONAL"
+    MANDATORY = "MANDATORY"
 
 
 class LBAlgorithm(StrEnum):
