@@ -32,9 +32,15 @@ def test_cases_exist() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[case.stem for case in CASES])
 def test_golden(case: Path, update_golden: bool) -> None:
     suffix, actual = render_case(case)
+    compare_golden(case, suffix, "cfg", actual, update_golden)
+
+
+def compare_golden(case: Path, suffix: str, ok_suffix: str, actual: str, update: bool) -> None:
+    """Compare `actual` with `case`'s golden file of `suffix` (`ok_suffix` for a rendered
+    config, "err" for a refusal), or rewrite it when `update` (--update-golden)."""
     expected_path = case.with_suffix(f".{suffix}")
-    other_path = case.with_suffix(".err" if suffix == "cfg" else ".cfg")
-    if update_golden:
+    other_path = case.with_suffix(".err" if suffix == ok_suffix else f".{ok_suffix}")
+    if update:
         expected_path.write_text(actual)
         other_path.unlink(missing_ok=True)
         return
