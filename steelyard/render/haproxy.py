@@ -72,11 +72,19 @@ def render_haproxy(spec: LoadBalancerSpec, settings: RenderSettings) -> str:
         logging=logging,
         max_connections=max_connections,
         default_listener_maxconn=default_maxconn,
+        tls_dir=settings.paths.tls_dir,
     )
     sections = [global_lines, _defaults_section(logging)]
     sections.extend(frontend_section(listener, context) for listener in listeners)
     sections.extend(
-        backend_section(pool, backend_timeouts(pool.id, listeners), vip.version) for pool in pools
+        backend_section(
+            pool,
+            backend_timeouts(pool.id, listeners),
+            vip.version,
+            _users(pool.id, listeners),
+            settings.paths.tls_dir,
+        )
+        for pool in pools
     )
     sections.extend(_protection_tables(listeners, context))
     if settings.local_peer is not None:
@@ -101,6 +109,16 @@ def backend_timeouts(pool_id: str, listeners: list[ListenerSpec]) -> BackendTime
     ]
     data = [_ms(user.timeout_member_data, "listener.timeout_member_data") for user in users]
     return BackendTimeouts(connect_ms=max(connect), server_ms=max(data))
+
+
+def _users(pool_id: str, listeners: list[ListenerSpec]) -> list[ListenerSpec]:
+    """Listeners that send traffic to a pool: by default or through an L7 policy."""
+    return [
+        listener
+        for listener in listeners
+        if listener.default_pool_id == pool_id
+        or any(policy.redirect_pool_id == pool_id for policy in listener.l7policies)
+    ]
 
 
 def _protection_tables(listeners: list[ListenerSpec], context: FrontendContext) -> list[list[str]]:

@@ -4,11 +4,13 @@ Server lines follow a fixed token order that the runtime diff parses:
 
     server <member_id> <address>:<port> weight <w>[ backup][ disabled]
         [ check inter <delay>s fall <n> rise <n>][ addr <monitor_address>][ port <monitor_port>]
-        [ check-ssl verify none][ cookie <member_id>]
+        [ check-ssl verify none][ cookie <member_id>][ send-proxy | send-proxy-v2]
+        [ check-send-proxy][ ssl verify ... (see haproxy_tls.server_tokens)]
 
 (on one line). IPv6 addresses are bracketed, `[2001:db8::1]:80`; see `validate.host`.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from steelyard.model.enums import (
@@ -20,12 +22,14 @@ from steelyard.model.enums import (
 )
 from steelyard.model.spec import (
     HealthMonitorSpec,
+    ListenerSpec,
     MemberSpec,
     PoolSpec,
     SessionPersistenceSpec,
 )
 from steelyard.render import validate as v
 from steelyard.render.errors import RenderError
+from steelyard.render.haproxy_tls import frontend_mode, server_tokens, tls_directory
 
 INDENT = "    "
 # Octavia's default stick table size (its `stick_size`), enough for the amphora's memory.
@@ -60,15 +64,32 @@ class _HealthCheck:
     tls: bool  # HTTPS checks: "check-ssl verify none" after addr/port
 
 
-def pool_mode(pool: PoolSpec) -> str:
-    """`http` or `tcp`; also used by the frontend to refuse an http→tcp pairing."""
+# Pools that send the PROXY protocol header to their members, and the server keyword for it.
+_PROXY_PROTOCOL = {PoolProtocol.PROXY: "send-proxy", PoolProtocol.PROXYV2: "send-proxy-v2"}
+
+
+def pool_mode(pool: PoolSpec, users: Sequence[ListenerSpec] = ()) -> str:
+    """`http` or `tcp`; also used by the frontend to refuse an http→tcp pairing.
+
+    PROXY and PROXYV2 pools take the mode of the listeners that use them (Octavia's rule):
+    http when one of them parses HTTP (a tcp frontend may still use an http backend).
+    """
     protocol = v.member_of(PoolProtocol, pool.protocol, "pool.protocol")
+    if protocol in _PROXY_PROTOCOL:
+        return "http" if any(frontend_mode(user) == "http" for user in users) else "tcp"
     return "http" if protocol is PoolProtocol.HTTP else "tcp"
 
 
-def backend_section(pool: PoolSpec, timeouts: BackendTimeouts, vip_version: int) -> list[str]:
+def backend_section(
+    pool: PoolSpec,
+    timeouts: BackendTimeouts,
+    vip_version: int,
+    users: Sequence[ListenerSpec] = (),
+    tls_dir: str | None = None,
+) -> list[str]:
+    """`users`: the listeners whose default pool this is; `tls_dir`: RuntimePaths.tls_dir."""
     pool_id = v.uuid(pool.id, "pool.id")
-    mode = pool_mode(pool)
+    mode = pool_mode(pool, users)
     enabled = v.boolean(pool.admin_state_up, "pool.admin_state_up")
     algorithm = v.member_of(LBAlgorithm, pool.lb_algorithm, "pool.lb_algorithm")
     lines = [f"backend {pool_id}"]
@@ -94,9 +115,27 @@ def backend_section(pool: PoolSpec, timeouts: BackendTimeouts, vip_version: int)
     if check is not None:
         body.extend(check.backend_lines)
     members = _members(pool.members)
+    extra = _server_extra(pool, mode, tls_dir, check is not None)
     lines.extend(INDENT + line for line in body)
-    lines.extend(INDENT + _server_line(member, check, http_cookie) for member in members)
+    lines.extend(
+        INDENT + _server_line(member, check, http_cookie, extra, pool.tls is not None)
+        for member in members
+    )
     return lines
+
+
+def _server_extra(pool: PoolSpec, mode: str, tls_dir: str | None, checked: bool) -> list[str]:
+    """Tokens every server of the pool ends with: PROXY protocol, then re-encryption."""
+    protocol = v.member_of(PoolProtocol, pool.protocol, "pool.protocol")
+    tokens = []
+    if protocol in _PROXY_PROTOCOL:
+        tokens.append(_PROXY_PROTOCOL[protocol])
+        if checked:
+            # Members that expect the header refuse a check without it.
+            tokens.append("check-send-proxy")
+    if pool.tls is not None:
+        tokens += server_tokens(pool.tls, tls_directory(tls_dir), mode == "http")
+    return tokens
 
 
 def _balance(algorithm: LBAlgorithm) -> list[str]:
@@ -219,7 +258,13 @@ def _members(members: tuple[MemberSpec, ...]) -> list[MemberSpec]:
     return sorted(members, key=lambda member: member.id)
 
 
-def _server_line(member: MemberSpec, check: _HealthCheck | None, http_cookie: bool) -> str:
+def _server_line(
+    member: MemberSpec,
+    check: _HealthCheck | None,
+    http_cookie: bool,
+    extra: list[str],
+    tls: bool,
+) -> str:
     member_id = v.uuid(member.id, "member.id")
     address = v.ip_address(member.address, "member.address")
     port = v.port(member.protocol_port, "member.protocol_port")
@@ -242,9 +287,13 @@ def _server_line(member: MemberSpec, check: _HealthCheck | None, http_cookie: bo
             tokens += ["addr", v.host(monitor_address)]
         if monitor_port is not None:
             tokens += ["port", str(monitor_port)]
-        if check.tls:
+        if check.tls and tls:
+            # A re-encrypting pool's checks take the servers' own `ssl` settings (CA included);
+            # check-ssl keeps them in TLS when addr/port send them elsewhere.
+            tokens.append("check-ssl")
+        elif check.tls:
             # Members are plain pools: there is no CA to verify a check's TLS handshake against.
             tokens += ["check-ssl", "verify", "none"]
     if http_cookie:
         tokens += ["cookie", member_id]
-    return " ".join(tokens)
+    return " ".join([*tokens, *extra])

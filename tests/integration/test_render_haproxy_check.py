@@ -1,8 +1,9 @@
 """Every golden case renders to a configuration that HAProxy itself accepts (`haproxy -c`).
 
 Cases are rendered again with runtime paths inside a temporary directory, so that nothing
-depends on /run. Warnings fail the test too, except the one about the server state file, which
-the agent only writes before a reload.
+depends on /run; TLS cases get real certificates, keys, CAs and CRLs there (tests/support/certs).
+Warnings fail the test too, except the one about the server state file, which the agent only
+writes before a reload.
 """
 
 import shutil
@@ -14,6 +15,7 @@ import pytest
 
 from steelyard.model.spec import RuntimePaths
 from steelyard.render.haproxy import render_haproxy
+from tests.support.certs import write_tls_files
 from tests.unit.render.spec_json import load_case
 from tests.unit.render.test_haproxy_golden import CASES
 
@@ -43,8 +45,11 @@ def test_rendered_cases_exist() -> None:
 @pytest.mark.parametrize("case", RENDERED, ids=[case.stem for case in RENDERED])
 def test_haproxy_accepts_golden(case: Path, tmp_path: Path) -> None:
     assert HAPROXY is not None
-    paths = RuntimePaths(str(tmp_path / "stats.sock"), str(tmp_path / "server-state"))
+    paths = RuntimePaths(
+        str(tmp_path / "stats.sock"), str(tmp_path / "server-state"), tls_dir=str(tmp_path / "tls")
+    )
     spec, settings = load_case(case, paths)
+    write_tls_files(spec, tmp_path / "tls")
     if settings.paths.log_socket is not None:
         log_socket = str(tmp_path / "log.sock")
         settings = replace(settings, paths=replace(settings.paths, log_socket=log_socket))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from steelyard.model.enums import (
+    ClientAuthentication,
     HealthMonitorType,
     HTTPMethod,
     LBAlgorithm,
@@ -21,17 +22,22 @@ from steelyard.model.enums import (
 from steelyard.model.spec import (
     HealthMonitorSpec,
     ListenerSpec,
+    ListenerTlsSpec,
     LoadBalancerSpec,
     MemberSpec,
     PoolSpec,
+    PoolTlsSpec,
     ProtectionSpec,
     RenderSettings,
     RuntimePaths,
     SessionPersistenceSpec,
+    TlsFile,
 )
 
 # The fixed runtime paths of every golden file.
-GOLDEN_PATHS = RuntimePaths("/run/sy/a/stats.sock", "/run/sy/a/server-state", None)
+GOLDEN_PATHS = RuntimePaths(
+    "/run/sy/a/stats.sock", "/run/sy/a/server-state", None, tls_dir="/run/sy/a/tls"
+)
 
 Converters = Mapping[str, Callable[[Any], Any]]
 
@@ -67,6 +73,35 @@ def member_from_json(data: Mapping[str, Any]) -> MemberSpec:
     return MemberSpec(**_kwargs(data, MemberSpec, {}))
 
 
+def tls_file_from_json(data: Mapping[str, Any]) -> TlsFile:
+    return TlsFile(**_kwargs(data, TlsFile, {}))
+
+
+_TLS_COMMON: Converters = {
+    "tls_versions": tuple,
+    "alpn_protocols": tuple,
+}
+
+
+def pool_tls_from_json(data: Mapping[str, Any]) -> PoolTlsSpec:
+    convert: Converters = {
+        **_TLS_COMMON,
+        **{name: _optional(tls_file_from_json) for name in ("client_certificate", "ca", "crl")},
+    }
+    return PoolTlsSpec(**_kwargs(data, PoolTlsSpec, convert))
+
+
+def listener_tls_from_json(data: Mapping[str, Any]) -> ListenerTlsSpec:
+    convert: Converters = {
+        **_TLS_COMMON,
+        "certificates": lambda items: tuple(tls_file_from_json(item) for item in items),
+        "client_authentication": ClientAuthentication,
+        "client_ca": _optional(tls_file_from_json),
+        "client_crl": _optional(tls_file_from_json),
+    }
+    return ListenerTlsSpec(**_kwargs(data, ListenerTlsSpec, convert))
+
+
 def pool_from_json(data: Mapping[str, Any]) -> PoolSpec:
     convert: Converters = {
         "protocol": PoolProtocol,
@@ -74,6 +109,7 @@ def pool_from_json(data: Mapping[str, Any]) -> PoolSpec:
         "members": lambda items: tuple(member_from_json(item) for item in items),
         "healthmonitor": _optional(healthmonitor_from_json),
         "session_persistence": _optional(persistence_from_json),
+        "tls": _optional(pool_tls_from_json),
     }
     return PoolSpec(**_kwargs(data, PoolSpec, convert))
 
@@ -88,6 +124,7 @@ def listener_from_json(data: Mapping[str, Any]) -> ListenerSpec:
         "protocol": ListenerProtocol,
         "insert_headers": _headers,
         "protection": _optional(protection_from_json),
+        "tls": _optional(listener_tls_from_json),
     }
     return ListenerSpec(**_kwargs(data, ListenerSpec, convert))
 

@@ -36,7 +36,11 @@ SERVER_LINE = re.compile(
     r" weight (?P<weight>[0-9]+)( backup)?( disabled)?"
     r"( check inter [0-9]+s fall [0-9]+ rise [0-9]+"
     r"( addr ([0-9.]+|\[[0-9a-f:.]+\]))?( port [0-9]+)?)?"
-    rf"( check-ssl verify none)?( cookie {UUID})?"
+    rf"( check-ssl( verify none)?)?( cookie {UUID})?"
+    r"( send-proxy(-v2)?( check-send-proxy)?)?"
+    # re-encryption (haproxy_tls.server_tokens)
+    r"( ssl verify (none|required ca-file /\S+\.pem( crl-file /\S+\.pem)?)( crt /\S+\.pem)?"
+    r" ssl-min-ver \S+ ssl-max-ver \S+( ciphers \S+)?( ciphersuites \S+)?( alpn \S+)?)?"
 )
 
 
