@@ -129,10 +129,13 @@ def page(
     key: str,
     items: Sequence[BaseModel],
     query: ListQuery,
+    links_key: str | None = None,
 ) -> JSONResponse:
+    """`links_key`: where Octavia deviates from `<key>_links` (flavorprofile_links)."""
     fields = requested_fields(request)
     dumped: list[dict[str, Any]] = [
         select_fields(item.model_dump(mode="json"), fields) for item in items
     ]
     ids = [str(getattr(item, "id", "")) for item in items]
-    return JSONResponse({key: dumped, f"{key}_links": _links(request, settings, query, ids)})
+    links = _links(request, settings, query, ids)
+    return JSONResponse({key: dumped, links_key or f"{key}_links": links})

@@ -6,12 +6,22 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class VipPlacement:
-    """The VIP an appliance must hold, on which network."""
+    """Where an appliance sits on the VIP network and how it holds the VIP. Three ways:
+
+    - SINGLE: `address` is the VIP itself.
+    - ACTIVE_STANDBY: `address` is the appliance's own (VRRP) address; keepalived adds the VIP
+      next to it on the MASTER, and the compute driver leaves that address alone.
+    - ACTIVE_ACTIVE: `address` is the appliance's own address, and each of `loopback_vips`
+      (of the same family) sits on the appliance's loopback as a /32 (/128), unannounced on
+      the bridge: the network's router answers for the VIP and spreads flows over the
+      appliances' own addresses (`steelyard.network.ecmp`). Replies go to clients directly.
+    """
 
     address: str  # e.g. "198.18.0.10" or "127.226.0.10"
     prefixlen: int  # of the VIP subnet, e.g. 24
     bridge: str | None  # Linux bridge of the VIP network (netns driver); None for loopback
     gateway: str | None = None  # host side of the bridge, e.g. "198.18.0.1"
+    loopback_vips: tuple[str, ...] = ()  # ACTIVE_ACTIVE only (netns driver)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@ Observe -> plan -> apply: the driver reads the host (sysfs) and the namespace (`
 `plan_ensure` turns that into the few commands that close the gap, and an empty plan means the
 appliance is already as wanted. Whatever an earlier attempt left behind is just another
 observed state, so a re-run after a crash finishes the job.
+
+Addresses: `Desired.vip` goes on eth0, which may hold more (keepalived's VIPs): those stay.
+`Desired.loopback` (the VIPs of an ACTIVE_ACTIVE appliance) go on ``lo`` as host addresses;
+``lo`` is ours, so other non-loopback addresses there are removed, and a loopback VIP found on
+eth0 is removed from it (it would answer ARP there and pull the VIP's traffic to itself).
 """
 
 import ipaddress
@@ -39,6 +44,19 @@ DEFAULT_SYSCTLS: Mapping[str, str] = {
 }
 
 
+# An appliance holding VIPs on lo must stay silent about them on the bridge, where the network's
+# router answers for them: reply to ARP only for addresses of the interface asked on (eth0's
+# own), and ask with eth0's own address as the source, never a VIP (a client would learn the
+# VIP's MAC from the question). IPv6 needs nothing: Linux answers neighbour solicitations only
+# for addresses on the interface asked on, and solicits from its link-local address.
+LOOPBACK_VIP_SYSCTLS: Mapping[str, str] = {
+    "net.ipv4.conf.all.arp_ignore": "1",
+    f"net.ipv4.conf.{DEV}.arp_ignore": "1",
+    "net.ipv4.conf.all.arp_announce": "2",
+    f"net.ipv4.conf.{DEV}.arp_announce": "2",
+}
+
+
 class BridgeMissing(RuntimeError):
     """The VIP network's bridge does not exist; the network side must create it first."""
 
@@ -52,8 +70,9 @@ class Desired:
     netns: str
     veth: str  # host side
     bridge: str
-    vip: IPInterface  # address and prefix length
+    vip: IPInterface  # address and prefix length, on eth0
     sysctls: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SYSCTLS))
+    loopback: tuple[IPInterface, ...] = ()  # host addresses (/32, /128) on lo
 
 
 @dataclass(frozen=True)
@@ -76,6 +95,7 @@ class NsView:
     addresses: frozenset[tuple[str, int]]  # on DEV, of the VIP's family
     routes: frozenset[str]  # main-table networks on DEV, of the VIP's family
     sysctls: Mapping[str, str | None]
+    loopback: frozenset[tuple[str, int]] = frozenset()  # on lo, outside 127/8 and ::1
 
 
 EMPTY_NS = NsView(links={}, addresses=frozenset(), routes=frozenset(), sysctls={})
@@ -88,6 +108,7 @@ class EnsurePlan:
     host: tuple[str, ...] = ()  # `ip` lines in the host namespace
     sysctls: Mapping[str, str] = field(default_factory=dict)  # written inside the namespace
     ns_after: tuple[str, ...] = ()  # `ip -n <ns>` lines to run last
+    new_pair: bool = False  # the veth pair is (re)created: eth0 starts bare
 
     @property
     def empty(self) -> bool:
@@ -109,19 +130,29 @@ def parse_ns_view(
         )
         for entry in link_doc
     }
-    addresses = frozenset(
-        (str(ipaddress.ip_address(info["local"])), int(info["prefixlen"]))
-        for entry in addr_doc
-        if entry.get("ifname") == DEV
-        for info in entry.get("addr_info", [])
-    )
+
+    def on(link: str) -> frozenset[tuple[str, int]]:
+        return frozenset(
+            (str(ipaddress.ip_address(info["local"])), int(info["prefixlen"]))
+            for entry in addr_doc
+            if entry.get("ifname") == link
+            for info in entry.get("addr_info", [])
+        )
+
+    loopback = frozenset(a for a in on("lo") if not ipaddress.ip_address(a[0]).is_loopback)
     routes = set()
     for route in route_doc:
         dst = route.get("dst", "")
         if route.get("dev") != DEV or dst == "default":
             continue
         routes.add(str(ipaddress.ip_network(dst, strict=False)))
-    return NsView(links=links, addresses=addresses, routes=frozenset(routes), sysctls=sysctls)
+    return NsView(
+        links=links,
+        addresses=on(DEV),
+        routes=frozenset(routes),
+        sysctls=sysctls,
+        loopback=loopback,
+    )
 
 
 def _same(observed: str | None, wanted: str) -> bool:
@@ -142,6 +173,15 @@ def _connected_route(vip: IPInterface) -> str | None:
 def _paired(veth: HostLink, eth0: NsLink) -> bool:
     """Are the host's veth and the namespace's eth0 the two ends of one pair?"""
     return veth.iflink == eth0.ifindex and eth0.peer_ifindex == veth.ifindex
+
+
+def _loopback_commands(want: Desired, ns: NsView, on_dev: frozenset[tuple[str, int]]) -> list[str]:
+    wanted = {(str(vip.ip), vip.network.prefixlen) for vip in want.loopback}
+    wanted_ips = {ip for ip, _ in wanted}
+    commands = [f"addr del {a}/{p} dev {DEV}" for a, p in sorted(on_dev) if a in wanted_ips]
+    commands += [f"addr del {a}/{p} dev lo" for a, p in sorted(ns.loopback - wanted)]
+    commands += [f"addr replace {a}/{p} dev lo" for a, p in sorted(wanted - ns.loopback)]
+    return commands
 
 
 def plan_ensure(want: Desired, host: HostView, ns: NsView | None) -> EnsurePlan:
@@ -167,6 +207,7 @@ def plan_ensure(want: Desired, host: HostView, ns: NsView | None) -> EnsurePlan:
 
     veth, eth0 = host.veth, ns.links.get(DEV)
     addresses: frozenset[tuple[str, int]] = frozenset()
+    new_pair = False
     if veth is not None and eth0 is not None and _paired(veth, eth0):
         addresses = ns.addresses
         if veth.alias != want.netns:
@@ -185,6 +226,7 @@ def plan_ensure(want: Desired, host: HostView, ns: NsView | None) -> EnsurePlan:
             f"link set {want.veth} master {want.bridge} up",
         ]
         eth0 = None
+        new_pair = True
 
     lo = ns.links.get("lo")
     if lo is None or not lo.up:
@@ -197,6 +239,7 @@ def plan_ensure(want: Desired, host: HostView, ns: NsView | None) -> EnsurePlan:
     has_vip = (str(want.vip.ip), want.vip.network.prefixlen) in addresses
     if route and has_vip and str(want.vip.network) not in ns.routes:
         ns_after.append(route)
+    ns_after += _loopback_commands(want, ns, addresses)
 
     sysctls = {k: v for k, v in want.sysctls.items() if not _same(ns.sysctls.get(k), v)}
     return EnsurePlan(
@@ -205,4 +248,5 @@ def plan_ensure(want: Desired, host: HostView, ns: NsView | None) -> EnsurePlan:
         host=tuple(host_cmds),
         sysctls=sysctls,
         ns_after=tuple(ns_after),
+        new_pair=new_pair,
     )

@@ -162,7 +162,7 @@ def mark_deleted(row: m.Provisioned, now: datetime) -> None:
     row.updated_at = now
 
 
-def apply_update(row: m.Provisioned, body: BaseModel, defaults: Mapping[str, Any]) -> None:
+def apply_update(row: m.Base | m.Provisioned, body: BaseModel, defaults: Mapping[str, Any]) -> None:
     """PUT semantics: set the attributes the client sent; null resets one to its default."""
     for name in body.model_fields_set & defaults.keys():
         value = getattr(body, name)

@@ -17,6 +17,7 @@ from steelyard.db.access import (
     update_row,
 )
 from steelyard.db.listing import attributes, list_visible, show_visible
+from steelyard.db.quotas import within_quota
 from steelyard.db.tree import add_healthmonitor
 from steelyard.model.enums import HealthMonitorType
 from steelyard.model.faults import ValidationFailure
@@ -60,7 +61,8 @@ def create_healthmonitor(
 ) -> Written[HealthMonitorOut]:
     opened = open_write(session, m.Pool, body.pool_id, scope)
     require_live(opened.row)
-    monitor = add_healthmonitor(session, opened.row, body, opened.now)
+    with within_quota(session, opened.row.project_id):
+        monitor = add_healthmonitor(session, opened.row, body, opened.now)
     session.flush()
     return Written(views.healthmonitors(session, [monitor])[0], opened.loadbalancer_id)
 

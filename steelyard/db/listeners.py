@@ -15,6 +15,7 @@ from steelyard.db.access import (
 )
 from steelyard.db.listing import attributes, list_visible, show_visible
 from steelyard.db.protection import stored
+from steelyard.db.quotas import within_quota
 from steelyard.db.status import rejections
 from steelyard.db.tree import add_listener, add_tree, usable_pool
 from steelyard.model.enums import ListenerProtocol
@@ -54,18 +55,19 @@ def create_listener(
 ) -> Written[ListenerOut]:
     opened = open_write(session, m.LoadBalancer, body.loadbalancer_id, scope)
     lb = opened.row
-    if body.default_pool is not None:
-        add_tree(session, lb, [body], [], opened.now)
-        listener = session.scalars(
-            select(m.Listener).where(
-                m.Listener.loadbalancer_id == lb.id,
-                m.Listener.protocol_port == body.protocol_port,
-            )
-        ).one()
-    else:
-        if body.default_pool_id is not None:
-            usable_pool(session, lb.id, body.default_pool_id, body.protocol)
-        listener = add_listener(session, lb, body, opened.now, body.default_pool_id)
+    with within_quota(session, lb.project_id):  # a new default pool counts too
+        if body.default_pool is not None or body.l7policies:
+            add_tree(session, lb, [body], [], opened.now)
+            listener = session.scalars(
+                select(m.Listener).where(
+                    m.Listener.loadbalancer_id == lb.id,
+                    m.Listener.protocol_port == body.protocol_port,
+                )
+            ).one()
+        else:
+            if body.default_pool_id is not None:
+                usable_pool(session, lb.id, body.default_pool_id, body.protocol)
+            listener = add_listener(session, lb, body, opened.now, body.default_pool_id)
     return Written(views.listeners(session, [listener])[0], lb.id)
 
 

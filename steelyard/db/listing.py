@@ -30,7 +30,18 @@ from steelyard.model.faults import BadRequest, echo
 from steelyard.model.listing import ListQuery
 
 R = TypeVar("R", bound=m.Provisioned)
-Row = TypeVar("Row", bound=m.Provisioned | m.Event | m.Appliance)  # what list_page pages
+# what list_page pages through: rows with an `id` (a key) and a `created_at`
+Row = TypeVar(
+    "Row",
+    bound=m.Provisioned
+    | m.Event
+    | m.Appliance
+    | m.FlavorProfile
+    | m.Flavor
+    | m.AvailabilityZoneProfile
+    | m.AvailabilityZone
+    | m.Quota,
+)
 Body = TypeVar("Body")
 View = Callable[[Session, Sequence[R]], list[Body]]
 

@@ -16,13 +16,15 @@ from steelyard.db.access import (
     update_row,
     utcnow,
 )
+from steelyard.db.flavors import placement
 from steelyard.db.listing import attributes, list_visible, show_visible
+from steelyard.db.quotas import within_quota
 from steelyard.db.tree import OFFLINE, add_tree
 from steelyard.db.vip import add_with_vip, choose_subnet
-from steelyard.model.faults import BadRequest, ValidationFailure
+from steelyard.model.enums import Topology
+from steelyard.model.faults import ValidationFailure
 from steelyard.model.listing import ListQuery
 from steelyard.model.loadbalancer import (
-    PROVIDER,
     LoadBalancerCreate,
     LoadBalancerFull,
     LoadBalancerOut,
@@ -44,12 +46,17 @@ def get_loadbalancer(session: Session, scope: str | None, ident: str) -> LoadBal
 
 
 def create_loadbalancer(
-    session: Session, body: LoadBalancerCreate, project_id: str, default_network: str
+    session: Session,
+    body: LoadBalancerCreate,
+    project_id: str,
+    default_network: str,
+    default_topology: Topology = Topology.SINGLE,
 ) -> Written[LoadBalancerOut | LoadBalancerFull]:
-    if body.flavor_id is not None:
-        raise BadRequest(f"Flavor {body.flavor_id} not found.")
-    if body.availability_zone is not None:
-        raise BadRequest(f"Availability Zone {body.availability_zone} not found.")
+    """The flavor's shape (else the default topology) is copied: later flavor edits leave
+    this load balancer as it is."""
+    chosen = placement(
+        session, body.flavor_id, body.provider, body.availability_zone, default_topology
+    )
     subnet = choose_subnet(
         session,
         project_id,
@@ -69,14 +76,19 @@ def create_loadbalancer(
         operating_status=OFFLINE,
         tags=list(body.tags),
         vip_port_id=str(uuid.uuid4()),
-        provider=body.provider or PROVIDER,
+        provider=chosen.provider,
+        flavor_id=body.flavor_id,
+        availability_zone=body.availability_zone,
+        topology=chosen.shape.topology.value,
+        appliance_count=chosen.shape.appliance_count,
         created_at=now,
         desired_generation=1,
         applied_generation=0,
         deleting=False,
     )
-    add_with_vip(session, lb, subnet, body.vip_address)
-    add_tree(session, lb, body.listeners, body.pools, now)
+    with within_quota(session, project_id):
+        add_with_vip(session, lb, subnet, body.vip_address)
+        add_tree(session, lb, body.listeners, body.pools, now)
     session.flush()
     result: LoadBalancerOut | LoadBalancerFull
     if body.fully_populated:

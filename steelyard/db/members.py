@@ -20,6 +20,7 @@ from steelyard.db.access import (
     update_row,
 )
 from steelyard.db.listing import attributes, list_visible
+from steelyard.db.quotas import within_quota
 from steelyard.db.tree import add_member, monitored
 from steelyard.model.faults import ValidationFailure
 from steelyard.model.listing import ListQuery
@@ -64,7 +65,8 @@ def create_member(
 ) -> Written[MemberOut]:
     opened = _open_pool(session, scope, pool_id)
     pool = opened.row
-    member = add_member(session, pool, body, opened.now, monitored(session, pool.id))
+    with within_quota(session, pool.project_id):
+        member = add_member(session, pool, body, opened.now, monitored(session, pool.id))
     session.flush()
     return Written(views.members(session, [member])[0], opened.loadbalancer_id)
 
@@ -117,6 +119,7 @@ def replace_members(
                 setattr(row, name, value)
             mark_updated(row, now)
     has_monitor = monitored(session, pool.id)
-    for body in wanted.values():
-        add_member(session, pool, body, now, has_monitor)
+    with within_quota(session, pool.project_id):  # judged by the members it adds, net
+        for body in wanted.values():
+            add_member(session, pool, body, now, has_monitor)
     return Written(None, opened.loadbalancer_id)

@@ -17,7 +17,9 @@ from steelyard.db.access import (
     require_live,
     update_row,
 )
+from steelyard.db.l7 import check_pool_unused
 from steelyard.db.listing import attributes, list_visible, show_visible
+from steelyard.db.quotas import within_quota
 from steelyard.db.tree import add_pool, check_protocols
 from steelyard.model.faults import Conflict, ValidationFailure
 from steelyard.model.fields import reason
@@ -58,7 +60,8 @@ def create_pool(session: Session, scope: str | None, body: PoolCreate) -> Writte
     listener = _listener_for(session, scope, body)
     lb_id = listener.loadbalancer_id if listener else str(body.loadbalancer_id)
     opened = open_write(session, m.LoadBalancer, lb_id, scope)
-    pool = add_pool(session, opened.row, body, opened.now)
+    with within_quota(session, opened.row.project_id):  # its members and monitor count too
+        pool = add_pool(session, opened.row, body, opened.now)
     if listener is not None:
         listener.default_pool_id = pool.id
         mark_updated(listener, opened.now)
@@ -87,6 +90,7 @@ def delete_pool(session: Session, scope: str | None, ident: str) -> Written[None
     """The pool, its members and its health monitor go; listeners lose it as default pool."""
     opened = delete_row(session, m.Pool, ident, scope)
     pool, now = opened.row, opened.now
+    check_pool_unused(session, pool.id)
     doomed = {"provisioning_status": PENDING_DELETE, "updated_at": now}
     for table in (m.Member, m.HealthMonitor):
         session.execute(

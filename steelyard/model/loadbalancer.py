@@ -1,6 +1,6 @@
 """Load balancer request and response bodies (Octavia v2 `loadbalancer`)."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
@@ -19,8 +19,6 @@ from steelyard.model.listener import ListenerFull, ListenerSingleCreate
 from steelyard.model.options import Absent
 from steelyard.model.pool import PoolFull, PoolSingleCreate
 
-PROVIDER = "appliance"
-
 
 class LoadBalancerCreate(DescribedCreate):
     vip_address: IPAddress | None = None
@@ -35,7 +33,7 @@ class LoadBalancerCreate(DescribedCreate):
         default_factory=list
     )
     pools: Annotated[list[PoolSingleCreate], Field(max_length=100)] = Field(default_factory=list)
-    provider: Literal["appliance"] | None = None
+    provider: Text | None = None  # a known provider (model/provider.py), else 400
     flavor_id: Uuid | None = None
     availability_zone: Text | None = None
 

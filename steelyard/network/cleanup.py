@@ -23,13 +23,14 @@ class PurgeIncomplete(RuntimeError):
 
 
 def purge(prefix: str, kill_grace: float = 1.0) -> list[str]:
-    """Remove every namespace, veth and bridge named by `prefix`'s scheme; return their names.
+    """Remove every namespace (appliances' and ECMP routers'), veth and bridge named by
+    `prefix`'s scheme; return their names.
 
     Processes inside those namespaces are ended first (SIGTERM, then SIGKILL after
     `kill_grace` seconds), since they would keep a deleted namespace alive.
     """
     scheme = NameScheme(prefix)
-    namespaces = [ns for ns in list_netns() if scheme.owns_netns(ns)]
+    namespaces = [ns for ns in list_netns() if scheme.owns_netns(ns) or scheme.owns_router(ns)]
     links = host_link_names()
     veths = [link for link in links if scheme.owns_veth(link)]
     bridges = [link for link in links if scheme.owns_bridge(link)]

@@ -7,6 +7,8 @@ letter; ``sy`` by default, tests use others so that concurrent runs stay apart):
                                                         no 15-character limit, kept readable
     host veth    Pv<hex>           "syv5d41402abc4b"   exactly 15 characters
     bridge       Pbr<hex>          "sybr7f3c0e2a91d"   exactly 15 characters
+    router       <bridge>-router   "sybr7f3c0e2a91d-router"   namespace of the network's ECMP
+                                                        router; its host veth is Pv<hex> too
     inside       eth0                                  in the appliance's own namespace
 
 ``<hex>`` is the start of the SHA-256 of the namespace name (veth) or of the network id (bridge),
@@ -19,7 +21,9 @@ the other ("tc" and "tcv1"): the kind marker ("v" or "br") follows the prefix di
 a letter that is not a hex digit, everything after the marker is hex, and every link name is 15
 characters long. For another prefix's name to match, that non-hex letter would have to fall in
 the hex part of the pattern (see tests/unit/network/test_names.py, which checks it).
-Namespaces are separated by the "-", which a prefix cannot contain.
+Namespaces are separated by the "-", which a prefix cannot contain. A router namespace is
+never taken for an appliance's: its first "-" comes after 15 characters, an appliance
+namespace's right after the (at most 4-character) prefix.
 """
 
 import hashlib
@@ -38,6 +42,7 @@ _APPLIANCE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 _LINK_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 _VETH_MARK = "v"
 _BRIDGE_MARK = "br"
+_ROUTER_SUFFIX = "-router"
 
 
 def _digest(text: str, length: int) -> str:
@@ -97,8 +102,11 @@ class NameScheme:
 
     def veth(self, appliance: str) -> str:
         """Host side of the appliance's veth: ``<prefix>v`` + hash of its namespace name."""
+        return self._veth_of(self.netns(appliance))
+
+    def _veth_of(self, netns: str) -> str:
         head = self.prefix + _VETH_MARK
-        return head + _digest(self.netns(appliance), IFNAMSIZ - len(head))
+        return head + _digest(netns, IFNAMSIZ - len(head))
 
     def bridge(self, network_id: str) -> str:
         """Bridge of a network: ``<prefix>br`` + hash of the network id (any string)."""
@@ -106,6 +114,14 @@ class NameScheme:
             raise ValueError("network id must not be empty")
         head = self.prefix + _BRIDGE_MARK
         return head + _digest(network_id, IFNAMSIZ - len(head))
+
+    def router(self, network_id: str) -> str:
+        """Namespace of the network's ECMP router: the network's bridge name + "-router"."""
+        return self.bridge(network_id) + _ROUTER_SUFFIX
+
+    def router_veth(self, network_id: str) -> str:
+        """Host side of the router's veth: ``<prefix>v`` + hash of its namespace name."""
+        return self._veth_of(self.router(network_id))
 
     def appliance_of(self, netns: str) -> str | None:
         """The appliance a namespace name belongs to, or None if this scheme did not make it."""
@@ -117,6 +133,10 @@ class NameScheme:
 
     def owns_netns(self, netns: str) -> bool:
         return self.appliance_of(netns) is not None
+
+    def owns_router(self, netns: str) -> bool:
+        bridge = netns.removesuffix(_ROUTER_SUFFIX)
+        return bridge != netns and self.owns_bridge(bridge)
 
     def owns_veth(self, link: str) -> bool:
         return self._veth_re.fullmatch(link) is not None

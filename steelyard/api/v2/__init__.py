@@ -5,13 +5,19 @@ from fastapi import APIRouter
 
 from steelyard.api.steelyard import networks
 from steelyard.api.v2 import (
-    catalog,
+    availability_zones,
     failover,
+    flavorprofiles,
+    flavors,
     healthmonitors,
+    l7policies,
+    l7rules,
     listeners,
     loadbalancers,
     members,
     pools,
+    providers,
+    quotas,
 )
 
 router = APIRouter()
@@ -22,7 +28,13 @@ for module in (
     pools,
     members,
     healthmonitors,
-    catalog,
+    l7policies,
+    l7rules,
+    providers,
+    flavors,
+    flavorprofiles,
+    availability_zones,
+    quotas,
     networks,
 ):
     router.include_router(module.router)

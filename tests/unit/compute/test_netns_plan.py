@@ -225,3 +225,71 @@ def test_parse_ns_view() -> None:
     assert view.addresses == {("198.18.97.10", 24)}
     assert view.routes == {"198.18.97.0/24", "198.18.98.7/32"}
     assert view.sysctls == {"net.core.somaxconn": "4096"}
+
+
+# ACTIVE_ACTIVE: eth0 holds the appliance's own address, the VIP sits on lo.
+LO_VIP = ipaddress.ip_interface("198.18.97.100/32")
+AA_WANT = replace(WANT, loopback=(LO_VIP,))
+AA_NS = replace(GOOD_NS, loopback=frozenset({("198.18.97.100", 32)}))
+
+
+def test_loopback_vip_in_place_needs_nothing() -> None:
+    assert plan_ensure(AA_WANT, GOOD_HOST, AA_NS).empty
+
+
+def test_fresh_appliance_gets_its_loopback_vip_last() -> None:
+    plan = plan_ensure(AA_WANT, replace(GOOD_HOST, netns=NetnsState.ABSENT, veth=None), None)
+    assert plan.ns_after == (*CONFIGURE_NS, "addr replace 198.18.97.100/32 dev lo")
+    assert plan.new_pair
+
+
+def test_loopback_vips_not_wanted_are_removed_and_wanted_ones_fixed() -> None:
+    ns = replace(GOOD_NS, loopback=frozenset({("198.18.97.100", 24), ("198.18.97.101", 32)}))
+    assert plan_ensure(AA_WANT, GOOD_HOST, ns).ns_after == (
+        "addr del 198.18.97.100/24 dev lo",
+        "addr del 198.18.97.101/32 dev lo",
+        "addr replace 198.18.97.100/32 dev lo",
+    )
+    assert plan_ensure(WANT, GOOD_HOST, AA_NS).ns_after == ("addr del 198.18.97.100/32 dev lo",)
+
+
+def test_loopback_vip_is_taken_off_eth0() -> None:
+    # On eth0 it would answer ARP for the VIP and pull every client to this appliance.
+    ns = replace(AA_NS, addresses=AA_NS.addresses | {("198.18.97.100", 24)})
+    assert plan_ensure(AA_WANT, GOOD_HOST, ns).ns_after == ("addr del 198.18.97.100/24 dev eth0",)
+
+
+def test_ipv6_loopback_vip() -> None:
+    want = replace(
+        WANT,
+        vip=ipaddress.ip_interface("fd00:7c:97::11/64"),
+        loopback=(ipaddress.ip_interface("fd00:7c:97::100/128"),),
+    )
+    ns = replace(GOOD_NS, addresses=frozenset({("fd00:7c:97::11", 64)}), routes=frozenset())
+    ns = replace(ns, routes=frozenset({"fd00:7c:97::/64"}))
+    assert plan_ensure(want, GOOD_HOST, ns).ns_after == ("addr replace fd00:7c:97::100/128 dev lo",)
+
+
+def test_existing_pair_is_not_new() -> None:
+    assert not plan_ensure(WANT, GOOD_HOST, replace(GOOD_NS, addresses=frozenset())).new_pair
+    assert plan_ensure(WANT, replace(GOOD_HOST, veth=None), GOOD_NS).new_pair
+
+
+LO_ADDRS: list[dict[str, Any]] = [
+    {
+        "ifindex": 1,
+        "ifname": "lo",
+        "addr_info": [
+            {"family": "inet", "local": "127.0.0.1", "prefixlen": 8},
+            {"family": "inet", "local": "198.18.97.100", "prefixlen": 32},
+            {"family": "inet6", "local": "::1", "prefixlen": 128},
+        ],
+    },
+    ADDRS[1],
+]
+
+
+def test_parse_ns_view_sees_loopback_vips_but_not_loopback_addresses() -> None:
+    view = parse_ns_view([LINKS, LO_ADDRS, ROUTES], {})
+    assert view.loopback == {("198.18.97.100", 32)}
+    assert view.addresses == {("198.18.97.10", 24)}

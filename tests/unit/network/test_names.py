@@ -111,3 +111,22 @@ def test_no_bridge_collisions_in_100k_networks() -> None:
 def test_empty_network_id_is_rejected() -> None:
     with pytest.raises(ValueError):
         NameScheme("tc").bridge("")
+
+
+def test_router_names() -> None:
+    scheme = NameScheme("tc")
+    ns = scheme.router("net-1")
+    assert ns == scheme.bridge("net-1") + "-router"
+    assert scheme.owns_router(ns)
+    assert scheme.appliance_of(ns) is None  # never listed or deleted as an appliance
+    assert scheme.owns_veth(scheme.router_veth("net-1"))
+    assert scheme.router_veth("net-1") != scheme.router_veth("net-2")
+    assert not scheme.owns_router(scheme.bridge("net-1"))
+    assert not scheme.owns_router("tc-router")
+
+
+@pytest.mark.parametrize("mine, other", list(itertools.permutations(TRICKY_PREFIXES, 2)))
+def test_routers_of_one_prefix_are_never_anothers(mine: str, other: str) -> None:
+    ns = NameScheme(other).router("net-1")
+    assert not NameScheme(mine).owns_router(ns)
+    assert NameScheme(mine).appliance_of(ns) is None
