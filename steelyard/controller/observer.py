@@ -1,15 +1,23 @@
-"""Statuses from reality: polls each appliance's HAProxy stats through its agent and writes
-operating statuses and counters. An appliance that lost its config is resynced."""
+"""Statuses from reality.
+
+Operating statuses and listener counters come from the appliances' heartbeats: the health
+manager hands each flush's accepted heartbeats to `HeartbeatStatuses` (injected by the
+composition root, so that health/ needs nothing of controller/). `StatusObserver` polls each
+appliance's agent: an appliance whose HAProxy is not running is resynced, and the protection
+counters and breach events of protected listeners are read.
+"""
 
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from steelyard.agent.contract import ListenerProtection
+from steelyard.agent.contract import ListenerProtection, StatRow
 from steelyard.controller.breach import BreachTracker
 from steelyard.controller.ports import ApplianceAgent
 from steelyard.controller.statuses import ListenerCounters, observe
@@ -25,9 +33,11 @@ from steelyard.db.operating import (
 )
 from steelyard.db.snapshot import load_snapshot
 from steelyard.model.enums import OperatingStatus
+from steelyard.model.heartbeat import ApplianceReport, Heartbeat, ProxyRow
 
 log = logging.getLogger(__name__)
 NOT_RUNNING_SIGHTINGS = 2
+ACTIVE_TTL_S = 10.0  # an appliance not heard of for this long adds no open connections
 
 
 def gained(before: int, after: int) -> int:
@@ -47,6 +57,122 @@ def counter_delta(previous: ListenerCounters | None, now: ListenerCounters) -> C
     )
 
 
+def counters_of(row: ProxyRow) -> ListenerCounters:
+    return ListenerCounters(
+        bytes_in=row.bin,
+        bytes_out=row.bout,
+        active_connections=row.scur,
+        total_connections=row.stot,
+        request_errors=row.ereq,
+    )
+
+
+def status_source(heartbeats: Sequence[Heartbeat]) -> Heartbeat | None:
+    """The heartbeat whose rows set a load balancer's statuses: one with complete rows from a
+    running HAProxy; with keepalived, only the MASTER's (it carries the traffic)."""
+    usable = [hb for hb in heartbeats if hb.haproxy_running and not hb.truncated]
+    if any(hb.vrrp_state is not None for hb in heartbeats):
+        usable = [hb for hb in usable if hb.vrrp_state == "MASTER"]
+    return min(usable, key=lambda hb: hb.appliance, default=None)
+
+
+def _fingerprint(heartbeat: Heartbeat) -> Hashable:
+    """What statuses depend on: the config generation, names, statuses and weights."""
+    stats = heartbeat.stats
+    return (
+        heartbeat.appliance,
+        heartbeat.generation,
+        stats.proxies,
+        stats.texts,
+        stats.numbers[1::12],
+    )
+
+
+class HeartbeatStatuses:
+    """Heartbeat rows into operating statuses and listener counters, in the caller's session.
+
+    Counters are kept per (appliance, listener), so that the appliances of one load balancer
+    add up: each adds what it gained since its last heartbeat (a drop means HAProxy reloaded and
+    counts from zero), and open connections are the sum of each appliance's last report (for
+    ACTIVE_TTL_S). Statuses are computed from `status_source` only when its rows or config
+    generation changed, or every `refresh_s`: loading a load balancer's spec is the costly part.
+    """
+
+    def __init__(
+        self, refresh_s: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._last: dict[tuple[str, str], ListenerCounters] = {}
+        self._active: dict[tuple[str, str], dict[str, tuple[int, float]]] = {}
+        self._seen: dict[str, tuple[Hashable, float]] = {}
+
+    def __call__(self, session: Session, reports: Sequence[ApplianceReport], now: datetime) -> None:
+        by_lb: dict[str, list[Heartbeat]] = {}
+        for report in reports:
+            by_lb.setdefault(report.loadbalancer_id, []).append(report.heartbeat)
+        for lb_id, heartbeats in by_lb.items():
+            self._counters(session, lb_id, heartbeats, now)
+            source = status_source(heartbeats)
+            if source is not None and self._due(lb_id, source):
+                self._statuses(session, lb_id, source)
+
+    def _counters(
+        self, session: Session, lb_id: str, heartbeats: list[Heartbeat], now: datetime
+    ) -> None:
+        at = self._clock()
+        deltas: dict[str, CounterDelta] = {}
+        for heartbeat in heartbeats:
+            for listener_id, row in heartbeat.stats.frontends().items():
+                key = (heartbeat.appliance, listener_id)
+                counters = counters_of(row)
+                gained_now = counter_delta(self._last.get(key), counters)
+                self._last[key] = counters
+                active = self._active.setdefault((lb_id, listener_id), {})
+                active[heartbeat.appliance] = (row.scur, at)
+                before = deltas.get(listener_id)
+                deltas[listener_id] = gained_now if before is None else _plus(before, gained_now)
+        for listener_id, delta in deltas.items():
+            active = self._active[(lb_id, listener_id)]
+            for appliance, (_, seen) in list(active.items()):
+                if at - seen > ACTIVE_TTL_S:
+                    del active[appliance]
+            deltas[listener_id] = replace(
+                delta, active_connections=sum(scur for scur, _ in active.values())
+            )
+        add_listener_counters(session, lb_id, deltas, now)
+
+    def _due(self, lb_id: str, source: Heartbeat) -> bool:
+        fingerprint, at = _fingerprint(source), self._clock()
+        seen = self._seen.get(lb_id)
+        if seen is not None and seen[0] == fingerprint and at - seen[1] < self._refresh_s:
+            return False
+        self._seen[lb_id] = (fingerprint, at)
+        return True
+
+    def _statuses(self, session: Session, lb_id: str, source: Heartbeat) -> None:
+        snap = load_snapshot(session, lb_id)
+        if snap is None or snap.deleting:
+            return
+        rows = [StatRow.model_construct(**_fields(row)) for row in source.stats.rows()]
+        statuses, _ = observe(snap.spec, rows)
+        write_statuses(session, lb_id, statuses)
+
+
+def _plus(a: CounterDelta, b: CounterDelta) -> CounterDelta:
+    return CounterDelta(
+        bytes_in=a.bytes_in + b.bytes_in,
+        bytes_out=a.bytes_out + b.bytes_out,
+        total_connections=a.total_connections + b.total_connections,
+        request_errors=a.request_errors + b.request_errors,
+        active_connections=0,  # set from every appliance's last report
+    )
+
+
+def _fields(row: ProxyRow) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in ProxyRow.__dataclass_fields__}
+
+
 class StatusObserver:
     def __init__(
         self,
@@ -61,7 +187,6 @@ class StatusObserver:
         self._clock = clock
         self._on_resync = on_resync
         self._interval = interval_s
-        self._last: dict[str, ListenerCounters] = {}
         self._last_rejected: dict[str, dict[str, int]] = {}
         self._not_running: dict[str, int] = {}
         self._breaches = BreachTracker()
@@ -105,17 +230,10 @@ class StatusObserver:
                 session.commit()
             self._on_resync(lb_id)
             return
-        rows = self._agent.stats(appliance)
         with self._sessions() as session:
             snap = load_snapshot(session, lb_id)
-            if snap is None or snap.deleting:
-                return
-            statuses, counters = observe(snap.spec, rows)
-            write_statuses(session, lb_id, statuses)
-            deltas = {lid: counter_delta(self._last.get(lid), now) for lid, now in counters.items()}
-            add_listener_counters(session, lb_id, deltas, self._clock())
-            session.commit()
-        self._last.update(counters)
+        if snap is None or snap.deleting:
+            return
         if any(listener.protection is not None for listener in snap.spec.listeners):
             self.observe_protection(lb_id, appliance)
 

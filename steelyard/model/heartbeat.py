@@ -152,6 +152,20 @@ class StatTable:
             )
         return out
 
+    def frontends(self) -> dict[str, ProxyRow]:
+        """The FRONTEND rows by proxy name (a listener's counters), without building the rest."""
+        texts = self.texts
+        return {
+            row.pxname: row
+            for i in range(len(self))
+            if texts[i * 3] == "FRONTEND"
+            for row in StatTable(
+                self.proxies,
+                self.numbers[i * _COLUMNS : (i + 1) * _COLUMNS],
+                texts[i * 3 : i * 3 + 3],
+            ).rows()
+        }
+
     def summary(self) -> "StatTable":
         """Only the FRONTEND and BACKEND rows (what a truncated heartbeat keeps)."""
         return StatTable.from_rows(row for row in self.rows() if row.svname in _SUMMARY_SVNAMES)
@@ -324,3 +338,12 @@ def _parse(payload: bytes | memoryview) -> Heartbeat:
         stats=StatTable(tuple(texts[:n_proxies]), tuple(numbers), tuple(texts[n_proxies:])),
         truncated=bool(flags & _TRUNCATED),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ApplianceReport:
+    """An accepted heartbeat of an appliance that serves a load balancer: what the health
+    manager hands to the status writer (controller.observer) with each flush."""
+
+    loadbalancer_id: str
+    heartbeat: Heartbeat

@@ -3,8 +3,8 @@
 
 from fastapi import APIRouter
 
-from steelyard.api.operator import events, protection
+from steelyard.api.operator import events, health, protection
 
 router = APIRouter(prefix="/operator")
-for module in (protection, events):
+for module in (protection, events, health):
     router.include_router(module.router)

@@ -1,0 +1,266 @@
+"""The health manager: receives heartbeats over UDP, writes them to the database in batches,
+turns their rows into operating statuses (through an injected status writer), and declares
+silent appliances FAILED, unless the circuit breaker holds failover back (health.staleness).
+
+Two threads: the receiver (`recv`, then Ingest.accept: verification and bookkeeping in
+memory) and the worker, which every `flush_interval_s` writes what arrived in one transaction
+and every `check_interval_s` judges staleness. The worker is the only one to touch the
+database, so the receiver never waits for it; a large receive buffer absorbs what arrives
+while a flush holds the interpreter.
+"""
+
+import contextlib
+import hashlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from steelyard.db.appliance_health import (
+    WATCHED_STATUSES,
+    HeartbeatRecord,
+    KnownAppliance,
+    get_breaker,
+    known_appliances,
+    mark_failed,
+    record_heartbeats,
+    save_manager_status,
+    trip_breaker,
+)
+from steelyard.health.ingest import Ingest, Received
+from steelyard.health.staleness import HealthPolicy, Verdict, Watched, judge
+from steelyard.model.health import ManagerStatus
+from steelyard.model.heartbeat import ApplianceReport, Keyring
+
+log = logging.getLogger(__name__)
+
+# Writes operating statuses and counters from accepted heartbeats, in the flush's transaction.
+StatusWriter = Callable[[Session, Sequence[ApplianceReport], datetime], None]
+MAX_DATAGRAM_READ = 65_536
+SO_RCVBUFFORCE = 33  # Linux; Python's socket module does not name it
+STATUS_EVERY_S = 1.0
+ROLES = {"MASTER": "MASTER", "BACKUP": "BACKUP", "FAULT": "BACKUP", "STOP": "BACKUP"}
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    host: str = "0.0.0.0"  # every address, so each VIP bridge's gateway receives
+    port: int = 5555
+    policy: HealthPolicy = field(default_factory=HealthPolicy)
+    flush_interval_s: float = 0.2
+    check_interval_s: float = 0.5
+    receive_buffer_bytes: int = 32 * 1024 * 1024
+
+
+def manager_id(host: str, port: int) -> str:
+    """Stable across restarts of the same manager, so its status row is reused."""
+    where = f"{socket.gethostname()} {host}:{port}"
+    return hashlib.sha256(where.encode()).hexdigest()[:16]
+
+
+def record_of(received: Received) -> HeartbeatRecord:
+    heartbeat = received.heartbeat
+    running = heartbeat.haproxy_running and heartbeat.generation is not None
+    return HeartbeatRecord(
+        appliance_id=received.appliance.id,
+        seq=heartbeat.seq,
+        received_at=received.at,
+        generation=heartbeat.generation if running else None,
+        config_sha256=heartbeat.config_sha256 if running else None,
+        role=ROLES.get(heartbeat.vrrp_state or ""),
+    )
+
+
+class HealthManager:
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        keys: Keyring,
+        settings: HealthSettings,
+        *,
+        notify: Callable[[str], None],
+        clock: Callable[[], datetime],
+        status_writer: StatusWriter | None = None,
+        read_sessions: Callable[[], Session] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._read_sessions = read_sessions or sessions
+        self._settings = settings
+        self._notify = notify
+        self._clock = clock
+        self._status_writer = status_writer
+        self.ingest = Ingest(keys)
+        self._started_at = clock()
+        self._first_seen: dict[tuple[str, str], datetime] | None = None  # before the first check
+        self._watched = self._silent = 0
+        self._status_due = 0.0
+        self._stopping = threading.Event()
+        self._sock = self._bind()
+        self.address: tuple[str, int] = self._sock.getsockname()[:2]
+        self.manager = manager_id(settings.host, self.address[1])
+        self._threads = [
+            threading.Thread(target=self._receive, name="heartbeat-receiver", daemon=True),
+            threading.Thread(target=self._work, name="health-manager", daemon=True),
+        ]
+
+    def _bind(self) -> socket.socket:
+        host = self._settings.host
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            size = self._settings.receive_buffer_bytes
+            try:  # root may exceed net.core.rmem_max
+                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+            sock.bind((host, self._settings.port))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def start(self) -> None:
+        self.refresh()
+        for thread in self._threads:
+            thread.start()
+        log.info("health manager receiving heartbeats on %s:%d", *self.address)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked recv
+        for thread in self._threads:
+            if thread.ident is not None:  # started
+                thread.join(timeout=10)
+        self._sock.close()
+
+    def _receive(self) -> None:
+        recv, accept, clock = self._sock.recv, self.ingest.accept, self._clock
+        while True:
+            try:
+                data = recv(MAX_DATAGRAM_READ)
+            except OSError:
+                if self._stopping.is_set():
+                    return
+                log.exception("receiving heartbeats failed")
+                continue
+            if self._stopping.is_set():
+                return
+            accept(data, clock())
+
+    def _work(self) -> None:
+        next_check = time.monotonic()
+        while not self._stopping.wait(self._settings.flush_interval_s):
+            try:
+                self.flush()
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + self._settings.check_interval_s
+                    self.check()
+            except Exception:
+                log.exception("health manager pass failed")
+
+    def refresh(self) -> list[KnownAppliance]:
+        with self._read_sessions() as session:
+            known = known_appliances(session)
+        self.ingest.refresh(known)
+        return known
+
+    def flush(self) -> None:
+        """Write what arrived since the last flush, in one transaction."""
+        batch = self.ingest.take()
+        status_due = time.monotonic() >= self._status_due
+        if not batch and not status_due:
+            return
+        now = self._clock()
+        reports = [
+            ApplianceReport(r.appliance.loadbalancer_id, r.heartbeat)
+            for r in batch
+            if r.appliance.loadbalancer_id is not None and r.appliance.status == "ALLOCATED"
+        ]
+        with self._sessions() as session:
+            record_heartbeats(session, [record_of(r) for r in batch])
+            if reports and self._status_writer is not None:
+                try:
+                    with session.begin_nested():  # statuses must not cost the heartbeats
+                        self._status_writer(session, reports, now)
+                except Exception:
+                    log.exception("writing statuses from heartbeats failed")
+            if status_due:
+                save_manager_status(session, self.status(now))
+                self._status_due = time.monotonic() + STATUS_EVERY_S
+            session.commit()
+
+    def status(self, now: datetime) -> ManagerStatus:
+        return ManagerStatus(
+            manager=self.manager,
+            listen=f"{self._settings.host}:{self.address[1]}",
+            updated_at=now,
+            heartbeats=self.ingest.counts(),
+            watched=self._watched,
+            silent=self._silent,
+        )
+
+    def check(self) -> Verdict:
+        """Judge every watched appliance; fail, or trip the circuit breaker."""
+        known = self.refresh()
+        with self._read_sessions() as session:
+            breaker = get_breaker(session)
+        now = self._clock()
+        watched = self._watched_now(known, now)
+        verdict = judge(watched, now, self._settings.policy, breaker)
+        self._watched, self._silent = len(watched), len(verdict.silent)
+        if verdict.trip:
+            with self._sessions() as session:
+                trip_breaker(session, [w.name for w in verdict.silent], len(watched), now)
+                session.commit()
+            log.critical(
+                "health circuit breaker tripped: %d of %d appliances silent",
+                len(verdict.silent),
+                len(watched),
+            )
+        for failure in verdict.failed:
+            with self._sessions() as session:
+                lb_id = mark_failed(session, failure.appliance.appliance_id, failure.reason, now)
+                session.commit()
+            log.error("appliance %s failed: %s", failure.appliance.name, failure.reason)
+            if lb_id is not None:
+                self._notify(lb_id)
+        return verdict
+
+    def _watched_now(self, known: list[KnownAppliance], now: datetime) -> list[Watched]:
+        watched = []
+        seen: dict[tuple[str, str], datetime] = {}
+        # Watched since this manager first saw it in this status (after an allocation), or
+        # since the manager started for those there at its first check.
+        first_seen, unseen = self._first_seen, now
+        if first_seen is None:
+            first_seen, unseen = {}, self._started_at
+        for appliance in known:
+            if appliance.status not in WATCHED_STATUSES:
+                continue
+            key = (appliance.id, appliance.status)
+            seen[key] = first_seen.get(key, unseen)
+            last = max(
+                (
+                    t
+                    for t in (appliance.last_heartbeat_at, self.ingest.last_heard(appliance.name))
+                    if t is not None
+                ),
+                default=None,
+            )
+            watched.append(
+                Watched(
+                    appliance_id=appliance.id,
+                    name=appliance.name,
+                    loadbalancer_id=appliance.loadbalancer_id,
+                    last_heartbeat_at=last,
+                    watched_since=max(appliance.created_at, seen[key]),
+                    haproxy_down_since=self.ingest.haproxy_down_since(appliance.name),
+                )
+            )
+        self._first_seen = seen
+        return watched

@@ -1,0 +1,182 @@
+"""HeartbeatStatuses: heartbeat rows into operating statuses and listener counters."""
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from steelyard.controller.observer import HeartbeatStatuses, status_source
+from steelyard.db import models as m
+from steelyard.model.heartbeat import ApplianceReport, Heartbeat, ProxyRow, StatTable
+from tests.unit.dbrows import T0, Sessions, add_lb
+
+
+class Lb:
+    def __init__(self, sessions: Sessions) -> None:
+        self.id = add_lb(sessions, desired=2, applied=2)
+        self.listener, self.pool = str(uuid.uuid4()), str(uuid.uuid4())
+        self.members = [str(uuid.uuid4()), str(uuid.uuid4())]
+        common = {"project_id": "p1", "provisioning_status": "ACTIVE", "created_at": T0}
+        with sessions() as s:
+            s.add(
+                m.Pool(
+                    id=self.pool,
+                    loadbalancer_id=self.id,
+                    protocol="HTTP",
+                    lb_algorithm="ROUND_ROBIN",
+                    operating_status="OFFLINE",
+                    **common,
+                )
+            )
+            s.flush()  # no relationships: SQLAlchemy does not order the inserts by itself
+            s.add(
+                m.Listener(
+                    id=self.listener,
+                    loadbalancer_id=self.id,
+                    protocol="HTTP",
+                    protocol_port=80,
+                    default_pool_id=self.pool,
+                    operating_status="OFFLINE",
+                    **common,
+                )
+            )
+            for index, member in enumerate(self.members):
+                s.add(
+                    m.Member(
+                        id=member,
+                        pool_id=self.pool,
+                        address=f"198.18.0.{10 + index}",
+                        protocol_port=8080,
+                        operating_status="OFFLINE",
+                        **common,
+                    )
+                )
+            s.commit()
+
+    def rows(self, member_status: str = "no check", stot: int = 10, scur: int = 1) -> StatTable:
+        return StatTable.from_rows(
+            [
+                ProxyRow(self.listener, "FRONTEND", "OPEN", scur=scur, stot=stot, bin=stot * 10),
+                *(ProxyRow(self.pool, member, member_status, 1) for member in self.members),
+                ProxyRow(self.pool, "BACKEND", "UP", 2),
+            ]
+        )
+
+
+def heartbeat(name: str, stats: StatTable, vrrp: str | None = None, **changes: object) -> Heartbeat:
+    fields: dict[str, object] = {
+        "appliance": name,
+        "seq": 1,
+        "sent_at": 1.0,
+        "generation": 2,
+        "config_sha256": None,
+        "haproxy_running": True,
+        "vrrp_state": vrrp,
+        "stats": stats,
+    }
+    fields.update(changes)
+    return Heartbeat(**fields)  # type: ignore[arg-type]
+
+
+def write(
+    sessions: Sessions, writer: HeartbeatStatuses, lb: Lb, heartbeats: Sequence[Heartbeat]
+) -> None:
+    with sessions() as s:
+        writer(s, [ApplianceReport(lb.id, hb) for hb in heartbeats], T0)
+        s.commit()
+
+
+def statuses(s: Session, lb: Lb) -> tuple[str, str, str, list[str]]:
+    return (
+        s.get_one(m.LoadBalancer, lb.id).operating_status,
+        s.get_one(m.Listener, lb.listener).operating_status,
+        s.get_one(m.Pool, lb.pool).operating_status,
+        [s.get_one(m.Member, member).operating_status for member in lb.members],
+    )
+
+
+def counters(sessions: Sessions, lb: Lb) -> tuple[int, int, int]:
+    with sessions() as s:
+        row = s.get_one(m.ListenerStats, lb.listener)
+        return row.total_connections, row.bytes_in, row.active_connections
+
+
+def test_rows_become_statuses_and_counters(sessions: Sessions) -> None:
+    lb = Lb(sessions)
+    write(sessions, HeartbeatStatuses(), lb, [heartbeat("a-0", lb.rows())])
+    with sessions() as s:
+        assert statuses(s, lb) == ("ONLINE", "ONLINE", "ONLINE", ["NO_MONITOR", "NO_MONITOR"])
+    assert counters(sessions, lb) == (10, 100, 1)
+
+
+def test_counters_add_up_over_appliances_and_survive_a_reload(sessions: Sessions) -> None:
+    lb, writer = Lb(sessions), HeartbeatStatuses()
+    write(sessions, writer, lb, [heartbeat("a-0", lb.rows(stot=10, scur=2))])
+    write(sessions, writer, lb, [heartbeat("a-1", lb.rows(stot=5, scur=3))])
+    assert counters(sessions, lb) == (15, 150, 5)
+    write(sessions, writer, lb, [heartbeat("a-0", lb.rows(stot=12, scur=1))])
+    assert counters(sessions, lb) == (17, 170, 4)
+    # a-0 reloaded: its counters restarted at zero, and count from there
+    write(sessions, writer, lb, [heartbeat("a-0", lb.rows(stot=3, scur=0))])
+    assert counters(sessions, lb) == (20, 200, 3)
+
+
+def test_open_connections_of_an_appliance_not_heard_of_are_forgotten(sessions: Sessions) -> None:
+    lb = Lb(sessions)
+    now = [0.0]
+    writer = HeartbeatStatuses(clock=lambda: now[0])
+    write(sessions, writer, lb, [heartbeat("a-0", lb.rows(scur=4)), heartbeat("a-1", lb.rows())])
+    assert counters(sessions, lb)[2] == 5
+    now[0] = 11.0
+    write(sessions, writer, lb, [heartbeat("a-1", lb.rows(scur=2, stot=11))])
+    assert counters(sessions, lb)[2] == 2
+
+
+def test_only_the_masters_rows_set_statuses(sessions: Sessions) -> None:
+    lb, writer = Lb(sessions), HeartbeatStatuses()
+    master = heartbeat("a-1", lb.rows("UP"), vrrp="MASTER")
+    backup = heartbeat("a-0", lb.rows("DOWN"), vrrp="BACKUP")
+    assert status_source([backup, master]) is master
+    assert status_source([backup]) is None
+    write(sessions, writer, lb, [backup])
+    with sessions() as s:
+        assert statuses(s, lb)[3] == ["OFFLINE", "OFFLINE"]  # untouched
+    write(sessions, writer, lb, [backup, master])
+    with sessions() as s:
+        assert statuses(s, lb)[3] == ["NO_MONITOR", "NO_MONITOR"]
+
+
+def test_without_keepalived_the_first_by_name_speaks() -> None:
+    stats = StatTable()
+    a, b = heartbeat("b-0", stats), heartbeat("a-0", stats)
+    assert status_source([a, b]) is b
+    assert status_source([heartbeat("a-0", stats, truncated=True)]) is None
+    assert status_source([heartbeat("a-0", stats, haproxy_running=False)]) is None
+
+
+def test_statuses_are_recomputed_only_when_rows_change(sessions: Sessions) -> None:
+    lb = Lb(sessions)
+    now = [0.0]
+    writer = HeartbeatStatuses(refresh_s=10, clock=lambda: now[0])
+    write(sessions, writer, lb, [heartbeat("a-0", lb.rows())])
+    with sessions() as s:
+        s.get_one(m.Member, lb.members[0]).operating_status = "ERROR"  # as if from elsewhere
+        s.commit()
+    write(sessions, writer, lb, [heartbeat("a-0", lb.rows(stot=20))])  # only counters moved
+    with sessions() as s:
+        assert statuses(s, lb)[3][0] == "ERROR"
+    now[0] = 11.0
+    write(sessions, writer, lb, [heartbeat("a-0", lb.rows(stot=30))])  # refresh is due
+    with sessions() as s:
+        assert statuses(s, lb)[3][0] == "NO_MONITOR"
+    write(sessions, writer, lb, [heartbeat("a-0", lb.rows("MAINT"))])  # rows changed
+    with sessions() as s:
+        assert statuses(s, lb)[3] == ["OFFLINE", "OFFLINE"]
+
+
+def test_listeners_that_are_not_in_the_database_are_skipped(sessions: Sessions) -> None:
+    lb = Lb(sessions)
+    stranger = StatTable.from_rows([ProxyRow("stats", "FRONTEND", "OPEN", stot=3)])
+    write(sessions, HeartbeatStatuses(), lb, [heartbeat("a-0", stranger)])
+    with sessions() as s:
+        assert s.get(m.ListenerStats, "stats") is None
