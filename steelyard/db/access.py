@@ -7,6 +7,7 @@ refuses writes (409). Deleted children stay as PENDING_DELETE rows until the rec
 removed them from the data plane.
 """
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from sqlalchemy import ColumnElement, case, select, update
 from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
-from steelyard.model.enums import ProvisioningStatus
+from steelyard.model.enums import OperatingStatus, ProvisioningStatus
 from steelyard.model.faults import Immutable, NotFound, ValidationFailure
 
 T = TypeVar("T")
@@ -34,6 +35,8 @@ RESOURCE_NAMES: dict[type[m.Provisioned], str] = {
     m.Pool: "Pool",
     m.Member: "Member",
     m.HealthMonitor: "Health Monitor",
+    m.L7Policy: "L7 Policy",
+    m.L7Rule: "L7 Rule",
 }
 BUMP_BATCH = 500  # ids per UPDATE (SQLite limits the bound parameters of a statement)
 REQUIRED = object()  # in update defaults: the attribute may be changed but not reset with null
@@ -93,6 +96,10 @@ def loadbalancer_of(session: Session, row: m.Provisioned) -> str:
         return row.loadbalancer_id
     if isinstance(row, m.Member | m.HealthMonitor):
         return session.get_one(m.Pool, row.pool_id).loadbalancer_id
+    if isinstance(row, m.L7Rule):
+        row = session.get_one(m.L7Policy, row.l7policy_id)
+    if isinstance(row, m.L7Policy):
+        return session.get_one(m.Listener, row.listener_id).loadbalancer_id
     raise TypeError(type(row))
 
 
@@ -126,6 +133,23 @@ def touch_loadbalancer(session: Session, lb_id: str, now: datetime) -> None:
     if lb.deleting:
         raise Immutable("Load Balancer", lb_id)
     bump_generations(session, [lb_id], now)
+
+
+def new_row(parent: m.Provisioned, now: datetime, body: Any) -> dict[str, Any]:
+    """The common columns of a new child of `parent`: it starts PENDING_CREATE and OFFLINE."""
+    fields = {
+        "id": str(uuid.uuid4()),
+        "project_id": parent.project_id,
+        "provisioning_status": PENDING_CREATE,
+        "operating_status": OperatingStatus.OFFLINE.value,
+        "created_at": now,
+        "name": body.name or "",
+        "admin_state_up": body.admin_state_up,
+        "tags": list(body.tags),
+    }
+    if hasattr(body, "description"):
+        fields["description"] = body.description or ""
+    return fields
 
 
 @dataclass(frozen=True)

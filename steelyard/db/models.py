@@ -312,3 +312,29 @@ class Quota(Stamped, Base):
     member: Mapped[int | None] = mapped_column(Integer, nullable=True)
     l7policy: Mapped[int | None] = mapped_column(Integer, nullable=True)
     l7rule: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+# Issue 6: L7 policies of HTTP listeners and their rules.
+
+
+class L7Policy(Provisioned, Base):
+    """Policies of a listener apply in `position` order (1, 2, ... among the live ones)."""
+
+    __tablename__ = "l7policies"
+    listener_id: Mapped[str] = mapped_column(ForeignKey("listeners.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer)
+    redirect_pool_id: Mapped[str | None] = mapped_column(ID, index=True, nullable=True)
+    redirect_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    redirect_prefix: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    redirect_http_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class L7Rule(Provisioned, Base):
+    __tablename__ = "l7rules"
+    l7policy_id: Mapped[str] = mapped_column(ForeignKey("l7policies.id"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    compare_type: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    value: Mapped[str] = mapped_column(String(255))
+    invert: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,8 +1,9 @@
 """What the reconciler writes back: success, deletion done, failure with backoff, appliances."""
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, case, delete, select, update
 from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
@@ -14,6 +15,8 @@ SETTLING = (
     ProvisioningStatus.PENDING_UPDATE.value,
     ProvisioningStatus.ERROR.value,
 )
+ONLINE = OperatingStatus.ONLINE.value
+OFFLINE = OperatingStatus.OFFLINE.value
 ERROR_AFTER_ATTEMPTS = 3
 MAX_BACKOFF = timedelta(seconds=30)
 
@@ -25,16 +28,22 @@ def backoff(attempts: int) -> timedelta:
 def _children(lb_id: str) -> list[tuple[type[m.Provisioned], ColumnElement[bool]]]:
     """Each child table with the condition that selects this load balancer's rows."""
     pools = select(m.Pool.id).where(m.Pool.loadbalancer_id == lb_id).scalar_subquery()
+    listeners = select(m.Listener.id).where(m.Listener.loadbalancer_id == lb_id).scalar_subquery()
+    policies = select(m.L7Policy.id).where(m.L7Policy.listener_id.in_(listeners)).scalar_subquery()
     return [
         (m.Listener, m.Listener.loadbalancer_id == lb_id),
         (m.Pool, m.Pool.loadbalancer_id == lb_id),
         (m.Member, m.Member.pool_id.in_(pools)),
         (m.HealthMonitor, m.HealthMonitor.pool_id.in_(pools)),
+        (m.L7Policy, m.L7Policy.listener_id.in_(listeners)),
+        (m.L7Rule, m.L7Rule.l7policy_id.in_(policies)),
     ]
 
 
 def _remove_doomed(session: Session, doomed: Doomed) -> None:
-    # Children first: members and monitors reference pools.
+    # Children first: members and monitors reference pools, rules policies, policies listeners.
+    session.execute(delete(m.L7Rule).where(m.L7Rule.id.in_(doomed.l7rules)))
+    session.execute(delete(m.L7Policy).where(m.L7Policy.id.in_(doomed.l7policies)))
     session.execute(delete(m.Member).where(m.Member.id.in_(doomed.members)))
     session.execute(delete(m.HealthMonitor).where(m.HealthMonitor.id.in_(doomed.healthmonitors)))
     session.execute(
@@ -67,10 +76,14 @@ def record_applied(
         lb.provisioning_status = active
         lb.updated_at = now
     for table, belongs in _children(lb_id):
+        values: dict[str, Any] = {"provisioning_status": active, "updated_at": now}
+        if table in (m.L7Policy, m.L7Rule):
+            # Nothing observes their health: ONLINE while enabled, as Octavia marks them.
+            values["operating_status"] = case((table.admin_state_up, ONLINE), else_=OFFLINE)
         session.execute(
             update(table)
             .where(belongs, table.provisioning_status.in_(SETTLING))
-            .values(provisioning_status=active, updated_at=now)
+            .values(values)
             .execution_options(synchronize_session=False)
         )
 

@@ -7,8 +7,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
+from steelyard.db.l7 import L7State, load_l7
 from steelyard.db.networks import network_by_name, subnets_of
 from steelyard.db.protection import Layers, listener_effective, protection_layers
+from steelyard.db.secrets import tls_specs
 from steelyard.model.enums import (
     HealthMonitorType,
     HTTPMethod,
@@ -21,6 +23,7 @@ from steelyard.model.enums import (
 from steelyard.model.spec import (
     HealthMonitorSpec,
     ListenerSpec,
+    ListenerTlsSpec,
     LoadBalancerSpec,
     MemberSpec,
     PoolSpec,
@@ -61,6 +64,8 @@ class Doomed:
     pools: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
     healthmonitors: tuple[str, ...] = ()
+    l7policies: tuple[str, ...] = ()
+    l7rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,13 @@ def _member(row: m.Member) -> MemberSpec:
     )
 
 
-def _listener(row: m.Listener, live_pools: set[str], layers: Layers) -> ListenerSpec:
+def _listener(
+    row: m.Listener,
+    live_pools: set[str],
+    layers: Layers,
+    l7: L7State,
+    tls: ListenerTlsSpec | None,
+) -> ListenerSpec:
     return ListenerSpec(
         id=row.id,
         protocol=ListenerProtocol(row.protocol),
@@ -135,6 +146,8 @@ def _listener(row: m.Listener, live_pools: set[str], layers: Layers) -> Listener
         insert_headers=tuple(sorted((str(k), str(v)) for k, v in row.insert_headers.items())),
         admin_state_up=row.admin_state_up,
         protection=listener_effective(row, layers),
+        l7policies=l7.by_listener.get(row.id, ()),
+        tls=tls,
     )
 
 
@@ -165,6 +178,8 @@ def load_snapshot(session: Session, lb_id: str) -> LbSnapshot | None:
     layers = protection_layers(session, lb_id)
     live_pools = [p for p in pools if p.provisioning_status != DELETING]
     live_pool_ids = {p.id for p in live_pools}
+    l7 = load_l7(session, listeners, live_pool_ids)
+    listener_tls, pool_tls = tls_specs(session, listeners, live_pools)  # issue 6
     pool_specs = tuple(
         PoolSpec(
             id=p.id,
@@ -178,6 +193,7 @@ def load_snapshot(session: Session, lb_id: str) -> LbSnapshot | None:
             healthmonitor=_healthmonitor(monitors.get(p.id)),
             session_persistence=_persistence(p.session_persistence),
             admin_state_up=p.admin_state_up,
+            tls=pool_tls.get(p.id),
         )
         for p in live_pools
     )
@@ -185,7 +201,7 @@ def load_snapshot(session: Session, lb_id: str) -> LbSnapshot | None:
         id=lb.id,
         vip_address=lb.vip_address,
         listeners=tuple(
-            _listener(li, live_pool_ids, layers)
+            _listener(li, live_pool_ids, layers, l7, listener_tls.get(li.id))
             for li in listeners
             if li.provisioning_status != DELETING
         ),
@@ -205,6 +221,8 @@ def load_snapshot(session: Session, lb_id: str) -> LbSnapshot | None:
             for hm in monitors.values()
             if hm.provisioning_status == DELETING or hm.pool_id not in live_pool_ids
         ),
+        l7policies=l7.doomed_policies,
+        l7rules=l7.doomed_rules,
     )
     return LbSnapshot(
         generation=lb.desired_generation,

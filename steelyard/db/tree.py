@@ -4,7 +4,6 @@ starts PENDING_CREATE. A failure anywhere raises and the caller's transaction ro
 rejected tree leaves nothing behind.
 """
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -12,10 +11,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
-from steelyard.db.access import PENDING_CREATE, PENDING_DELETE
+from steelyard.db.access import PENDING_DELETE, new_row
+from steelyard.db.l7 import add_policy, check_redirect_pool, remove_policies
 from steelyard.db.networks import visible_subnet
 from steelyard.db.protection import stored
-from steelyard.model.enums import ListenerProtocol, OperatingStatus
+from steelyard.db.secrets import listener_tls_columns, pool_tls_columns
+from steelyard.model.enums import LISTENER_POOL_PROTOCOLS, ListenerProtocol, OperatingStatus
 from steelyard.model.faults import BadRequest, Conflict, NotFound, ValidationFailure
 from steelyard.model.healthmonitor import HTTP_DEFAULTS, HTTP_TYPES, HealthMonitorSingleCreate
 from steelyard.model.listener import ListenerSingleCreate
@@ -24,22 +25,6 @@ from steelyard.model.pool import PoolSingleCreate
 
 OFFLINE = OperatingStatus.OFFLINE.value
 NO_MONITOR = OperatingStatus.NO_MONITOR.value
-
-
-def _base(parent: m.Provisioned, now: datetime, body: Any) -> dict[str, Any]:
-    fields = {
-        "id": str(uuid.uuid4()),
-        "project_id": parent.project_id,
-        "provisioning_status": PENDING_CREATE,
-        "operating_status": OFFLINE,
-        "created_at": now,
-        "name": body.name or "",
-        "admin_state_up": body.admin_state_up,
-        "tags": list(body.tags),
-    }
-    if hasattr(body, "description"):
-        fields["description"] = body.description or ""
-    return fields
 
 
 def _purge(session: Session, row: m.Provisioned | None, what: str) -> None:
@@ -51,12 +36,15 @@ def _purge(session: Session, row: m.Provisioned | None, what: str) -> None:
         raise Conflict(what)
     if isinstance(row, m.Listener):
         session.execute(delete(m.ListenerStats).where(m.ListenerStats.listener_id == row.id))
+        remove_policies(session, row.id)
     session.delete(row)
     session.flush()
 
 
 def check_protocols(listener: ListenerProtocol | str, pool: str) -> None:
-    if str(listener) != str(pool):
+    """Octavia's listener/pool protocol pairs (model/enums.py LISTENER_POOL_PROTOCOLS)."""
+    allowed = LISTENER_POOL_PROTOCOLS.get(ListenerProtocol(str(listener)), frozenset())
+    if str(pool) not in allowed:
         raise BadRequest(
             f"The pool protocol '{pool}' is invalid while the listener protocol is '{listener}'."
         )
@@ -91,7 +79,7 @@ def add_member(
         f"{body.protocol_port}",
     )
     row = m.Member(
-        **_base(pool, now, body),
+        **new_row(pool, now, body),
         pool_id=pool.id,
         address=body.address,
         protocol_port=body.protocol_port,
@@ -123,7 +111,7 @@ def add_healthmonitor(
 ) -> m.HealthMonitor:
     existing = session.scalar(select(m.HealthMonitor).where(m.HealthMonitor.pool_id == pool.id))
     _purge(session, existing, "This pool already has a health monitor")
-    row = m.HealthMonitor(**_base(pool, now, body), pool_id=pool.id, **healthmonitor_fields(body))
+    row = m.HealthMonitor(**new_row(pool, now, body), pool_id=pool.id, **healthmonitor_fields(body))
     session.add(row)
     return row
 
@@ -140,13 +128,14 @@ def add_pool(session: Session, lb: m.LoadBalancer, body: PoolSingleCreate, now: 
                 f"protocol_port {endpoint[1]}"
             )
     pool = m.Pool(
-        **_base(lb, now, body),
+        **new_row(lb, now, body),
         loadbalancer_id=lb.id,
         protocol=body.protocol.value,
         lb_algorithm=body.lb_algorithm.value,
         session_persistence=body.session_persistence.model_dump(mode="json")
         if body.session_persistence
         else None,
+        **pool_tls_columns(session, lb.project_id, body.protocol, body.pool_tls()),
     )
     session.add(pool)
     session.flush()
@@ -189,7 +178,7 @@ def add_listener(
         f"{body.protocol_port}",
     )
     row = m.Listener(
-        **_base(lb, now, body),
+        **new_row(lb, now, body),
         loadbalancer_id=lb.id,
         protocol=body.protocol.value,
         protocol_port=body.protocol_port,
@@ -201,10 +190,19 @@ def add_listener(
         timeout_tcp_inspect=body.timeout_tcp_inspect,
         insert_headers=dict(body.insert_headers),
         protection=stored(body.protection),
+        **listener_tls_columns(session, lb.project_id, body.protocol, body.listener_tls()),
     )
     session.add(row)
     session.flush()
     return row
+
+
+def _inline_pools(listeners: list[ListenerSingleCreate]) -> list[PoolSingleCreate]:
+    """The pools given inside listeners: default pools and L7 policies' redirect pools."""
+    inline = [listener.default_pool for listener in listeners if listener.default_pool]
+    for listener in listeners:
+        inline += [policy.redirect_pool for policy in listener.l7policies if policy.redirect_pool]
+    return inline
 
 
 def _definitions(
@@ -212,8 +210,7 @@ def _definitions(
 ) -> dict[str, PoolSingleCreate]:
     """Named pool definitions of a fully populated create, checked before anything is written."""
     named: dict[str, PoolSingleCreate] = {}
-    inline = [listener.default_pool for listener in listeners if listener.default_pool]
-    for pool in [*pools, *inline]:
+    for pool in [*pools, *_inline_pools(listeners)]:
         if pool.is_reference:
             if pool.definition_fields() or not pool.name:
                 raise ValidationFailure(
@@ -232,6 +229,15 @@ def _definitions(
                 raise ValidationFailure(f"Pool name {pool.name} is defined more than once.")
             named[pool.name] = pool
     return named
+
+
+def _definition(pool: PoolSingleCreate, named: dict[str, PoolSingleCreate]) -> PoolSingleCreate:
+    """The definition a pool of the tree stands for (itself, or the one its name refers to)."""
+    if not pool.is_reference:
+        return pool
+    if pool.name not in named:
+        raise ValidationFailure(f"Pool {pool.name} is referenced but not defined.")
+    return named[str(pool.name)]
 
 
 def add_tree(
@@ -254,23 +260,25 @@ def add_tree(
             raise ValidationFailure(
                 "default_pool_id cannot refer to an existing pool in a fully populated create."
             )
-        pool = listener.default_pool
-        if pool is not None:
-            if pool.is_reference and pool.name not in named:
-                raise ValidationFailure(f"Pool {pool.name} is referenced but not defined.")
-            definition = named[pool.name] if pool.is_reference and pool.name else pool
+        if listener.default_pool is not None:
+            definition = _definition(listener.default_pool, named)
             check_protocols(listener.protocol, str(definition.protocol))
+        for policy in listener.l7policies:
+            if policy.redirect_pool is not None:
+                check_redirect_pool(
+                    listener.protocol, str(_definition(policy.redirect_pool, named).protocol)
+                )
 
     created: dict[int, str] = {}  # id() of a definition -> pool id
-    definitions = [*pools, *(li.default_pool for li in listeners if li.default_pool)]
-    for definition in definitions:
+    for definition in [*pools, *_inline_pools(listeners)]:
         if not definition.is_reference and id(definition) not in created:
             created[id(definition)] = add_pool(session, lb, definition, now).id
     for listener in listeners:
         pool_id = None
         if listener.default_pool is not None:
-            source = listener.default_pool
-            if source.is_reference and source.name:
-                source = named[source.name]
-            pool_id = created[id(source)]
-        add_listener(session, lb, listener, now, pool_id)
+            pool_id = created[id(_definition(listener.default_pool, named))]
+        row = add_listener(session, lb, listener, now, pool_id)
+        for policy in listener.l7policies:
+            target = policy.redirect_pool
+            redirect = created[id(_definition(target, named))] if target is not None else None
+            add_policy(session, row, policy, redirect, now)

@@ -8,6 +8,11 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from steelyard.db import models as m
+from steelyard.db.l7 import (
+    full_policies_by_listener,
+    policy_ids_by_listener,
+    redirecting_listeners,
+)
 from steelyard.db.protection import effective_by_listener, listener_protection
 from steelyard.model.fields import ids
 from steelyard.model.healthmonitor import HealthMonitorFull, HealthMonitorOut
@@ -15,6 +20,7 @@ from steelyard.model.listener import ListenerFull, ListenerOut
 from steelyard.model.loadbalancer import LoadBalancerFull, LoadBalancerOut
 from steelyard.model.member import MemberOut
 from steelyard.model.pool import PoolFull, PoolOut, SessionPersistenceOut
+from steelyard.model.tls import ListenerTlsOut, PoolTlsOut
 
 COMMON = (
     "id",
@@ -60,7 +66,7 @@ LB_FIELDS = (
     "flavor_id",
     "availability_zone",
 )
-POOL_FIELDS = (*COMMON, "protocol", "lb_algorithm")
+POOL_FIELDS = (*COMMON, "protocol", "lb_algorithm", *PoolTlsOut.model_fields)
 
 
 def _lb_fields(lb: m.LoadBalancer) -> dict[str, Any]:
@@ -89,6 +95,7 @@ LISTENER_FIELDS = (
     "timeout_member_connect",
     "timeout_member_data",
     "timeout_tcp_inspect",
+    *ListenerTlsOut.model_fields,
 )
 
 
@@ -105,8 +112,11 @@ def _listener_fields(session: Session, rows: Sequence[m.Listener]) -> list[dict[
 
 
 def listeners(session: Session, rows: Sequence[m.Listener]) -> list[ListenerOut]:
+    policies = policy_ids_by_listener(session, [row.id for row in rows])
     return [
-        ListenerOut(**fields, loadbalancers=ids([row.loadbalancer_id]))
+        ListenerOut(
+            **fields, loadbalancers=ids([row.loadbalancer_id]), l7policies=ids(policies[row.id])
+        )
         for row, fields in zip(rows, _listener_fields(session, rows), strict=True)
     ]
 
@@ -155,8 +165,12 @@ def _pool_fields(row: m.Pool, pool_listeners: list[str]) -> dict[str, Any]:
 
 
 def _pool_listeners(session: Session, keys: list[str]) -> dict[str, list[str]]:
+    """Listeners that use a pool as default pool or through an L7 policy (as in Octavia)."""
     L = m.Listener
-    return _children(session, L.default_pool_id, L.id, L.created_at, keys)
+    found = _children(session, L.default_pool_id, L.id, L.created_at, keys)
+    for pool_id, listener_ids in redirecting_listeners(session, keys).items():
+        found[pool_id] += [ident for ident in listener_ids if ident not in found[pool_id]]
+    return found
 
 
 def pools(session: Session, rows: Sequence[m.Pool]) -> list[PoolOut]:
@@ -209,11 +223,15 @@ def loadbalancer_full(session: Session, lb: m.LoadBalancer) -> LoadBalancerFull:
                 else None,
             )
         )
+    full_listeners = _by_created(list(lb_listeners))
+    policies = full_policies_by_listener(session, [listener.id for listener in full_listeners])
     return LoadBalancerFull(
         **_lb_fields(lb),
         listeners=[
-            ListenerFull(**fields)
-            for fields in _listener_fields(session, _by_created(list(lb_listeners)))
+            ListenerFull(**fields, l7policies=policies[listener.id])
+            for listener, fields in zip(
+                full_listeners, _listener_fields(session, full_listeners), strict=True
+            )
         ],
         pools=full_pools,
     )

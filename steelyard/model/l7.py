@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
+from steelyard.model.enums import OperatingStatus, ProvisioningStatus
 from steelyard.model.fields import (
     MAX_INT32,
     Body,
@@ -31,9 +32,10 @@ from steelyard.model.fields import (
     IdRef,
     NamedCreate,
     NamedUpdate,
+    Out,
     ProjectId,
-    ProvisionedOut,
     Text,
+    Timestamp,
     Uuid,
 )
 from steelyard.model.pool import PoolSingleCreate
@@ -68,6 +70,7 @@ class L7CompareType(StrEnum):
 MIN_POSITION = 1
 MAX_POSITION = MAX_INT32  # Octavia's default position: "at the end"
 MAX_RULES_PER_POLICY = 50  # Octavia's limit; HAProxy takes at most 64 words per line
+MAX_POLICIES = 100  # in one fully populated listener
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 DEFAULT_REDIRECT_CODE = 302
 MAX_VALUE = 255  # Octavia's limit for key, value, redirect_url and redirect_prefix
@@ -254,7 +257,17 @@ class RuleUpdateRoot(Body):
     rule: RuleUpdate
 
 
-class RuleOut(ProvisionedOut):
+class RuleOut(Out):
+    """Octavia's rule: no name, no description."""
+
+    id: str
+    provisioning_status: ProvisioningStatus
+    operating_status: OperatingStatus
+    admin_state_up: bool
+    project_id: str
+    created_at: Timestamp
+    updated_at: Timestamp | None
+    tags: list[str]
     type: L7RuleType
     compare_type: L7CompareType
     key: str | None

@@ -17,6 +17,7 @@ from steelyard.model.fields import (
     ProjectId,
     Uuid,
 )
+from steelyard.model.l7 import MAX_POLICIES, PolicyFull, PolicySingleCreate
 from steelyard.model.listener_protection import GivenProtection, check_protection
 from steelyard.model.options import Absent, refusing
 from steelyard.model.pool import PoolSingleCreate
@@ -78,7 +79,9 @@ class ListenerSingleCreate(_TlsAbsent, DescribedCreate):
     connection_limit: ConnectionLimit = -1
     default_pool_id: Uuid | None = None
     default_pool: PoolSingleCreate | None = None
-    l7policies: Absent = None
+    l7policies: Annotated[list[PolicySingleCreate], Field(max_length=MAX_POLICIES)] = Field(
+        default_factory=list
+    )
     insert_headers: InsertHeaders = Field(default_factory=dict)
     timeout_client_data: TimeoutMs = DEFAULT_TIMEOUTS["timeout_client_data"]
     timeout_member_connect: TimeoutMs = DEFAULT_TIMEOUTS["timeout_member_connect"]
@@ -138,7 +141,7 @@ class ListenerFull(DescribedOut):
     protocol_port: int
     connection_limit: int
     default_pool_id: str | None
-    l7policies: list[IdRef] = Field(default_factory=list)
+    l7policies: list[PolicyFull] = Field(default_factory=list)  # rules expanded
     insert_headers: dict[str, str]
     timeout_client_data: int
     timeout_member_connect: int
@@ -161,3 +164,4 @@ class ListenerFull(DescribedOut):
 
 class ListenerOut(ListenerFull):
     loadbalancers: list[IdRef]
+    l7policies: list[IdRef] = Field(default_factory=list)  # type: ignore[assignment]
