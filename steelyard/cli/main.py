@@ -6,7 +6,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from steelyard.model.enums import Topology
 from steelyard.server.settings import (
+    DEFAULT_HEARTBEAT_LISTEN,
     DEFAULT_LISTEN,
     Auth,
     Driver,
@@ -40,22 +42,39 @@ def serve(
     haproxy_threads: Annotated[
         int | None, typer.Option(min=1, max=64, help="HAProxy threads; default one per CPU (≤ 4)")
     ] = None,
+    default_topology: Annotated[
+        Topology, typer.Option(help="topology of load balancers whose flavor names none")
+    ] = Topology.SINGLE,
+    heartbeat_listen: Annotated[
+        str, typer.Option(help="HOST:PORT the health manager receives heartbeats on (UDP)")
+    ] = DEFAULT_HEARTBEAT_LISTEN,
+    policy_file: Annotated[
+        Path | None, typer.Option(help="YAML policy (oslo.policy rules) over Octavia's defaults")
+    ] = None,
 ) -> None:
     """Run the server in the foreground: API, reconciler, status observer, local agent."""
+    from steelyard.api.policy import PolicyError
     from steelyard.server.run import serve as run_server
 
-    run_server(
-        ServerSettings(
-            state_dir=state_dir or default_state_dir(),
-            listen=listen,
-            auth=auth,
-            driver=driver or default_driver(),
-            prefix=prefix,
-            vip_cidr=vip_cidr,
-            workers=workers,
-            haproxy_threads=haproxy_threads,
+    try:
+        run_server(
+            ServerSettings(
+                state_dir=state_dir or default_state_dir(),
+                listen=listen,
+                auth=auth,
+                driver=driver or default_driver(),
+                prefix=prefix,
+                vip_cidr=vip_cidr,
+                workers=workers,
+                haproxy_threads=haproxy_threads,
+                default_topology=default_topology,
+                policy_file=policy_file,
+                heartbeat_listen=heartbeat_listen,
+            )
         )
-    )
+    except PolicyError as exc:
+        typer.echo(f"steelyard: policy: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -24,11 +24,29 @@ def free_port(host: str) -> int:
 class LocalAgent:
     """Starts `python -m steelyard.agent` and restarts it if it dies."""
 
-    def __init__(self, host: str, port: int, state_dir: Path, pki_dir: Path) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        state_dir: Path,
+        pki_dir: Path,
+        heartbeat_key_file: Path | None = None,
+        heartbeat_interval_s: float = 1.0,
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self._state_dir = state_dir
         self._pki_dir = pki_dir
+        self._heartbeat_args = (
+            []
+            if heartbeat_key_file is None
+            else [
+                "--heartbeat-key-file",
+                str(heartbeat_key_file),
+                "--heartbeat-interval",
+                str(heartbeat_interval_s),
+            ]
+        )
         self._process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._watch = threading.Thread(target=self._supervise, name="agent-supervisor", daemon=True)
@@ -49,6 +67,7 @@ class LocalAgent:
                 str(self._state_dir),
                 "--pki-dir",
                 str(self._pki_dir),
+                *self._heartbeat_args,
                 "--exit-with-parent",
             ]
         )

@@ -1,4 +1,5 @@
-"""The embedded server: API, reconciler and status observer in one process, one local agent.
+"""The embedded server: API, reconciler, status observer and health manager in one process,
+one local agent.
 
 This is the composition root: the one place that picks the drivers and wires the layers.
 """
@@ -17,6 +18,8 @@ from steelyard.agent.client import AgentClient
 from steelyard.agent.layout import check_state_dir
 from steelyard.agent.pki import client_ssl_context, ensure_pki
 from steelyard.api.app import create_app
+from steelyard.api.policy import load_policy
+from steelyard.api.policy_defaults import DEFAULT_RULES
 from steelyard.api.settings import ApiSettings
 from steelyard.compute.base import ComputeDriver
 from steelyard.compute.netns import NetnsDriver
@@ -29,8 +32,14 @@ from steelyard.db.leases import new_owner_id
 from steelyard.db.migrate import upgrade
 from steelyard.db.networks import ensure_default_network
 from steelyard.db.snapshot import vip_network_named
+from steelyard.health.manager import HealthManager
 from steelyard.model.spec import RenderSettings, RuntimePaths
 from steelyard.network.names import NameScheme
+from steelyard.server.heartbeat import (
+    ensure_heartbeat_key,
+    heartbeat_targets,
+    make_health_manager,
+)
 from steelyard.server.local_agent import LocalAgent
 from steelyard.server.settings import ServerSettings, parse_hostport
 from steelyard.server.vip_networks import HostVipNetworks
@@ -63,8 +72,10 @@ class Running:
     agent: AgentClient
     workers: ControllerWorkers
     observer: StatusObserver
+    health: HealthManager
 
     def stop(self) -> None:
+        self.health.stop()
         self.observer.stop()
         self.workers.stop()
         self.agent.close()
@@ -102,7 +113,25 @@ def start_control_plane(settings: ServerSettings) -> Running:
     check_state_dir(state / "agent")  # fail now, not in a restarting child, if it is too long
     pki = ensure_pki(state / "pki")
     agent_host, agent_port = parse_hostport(settings.agent_listen)
-    agent_process = LocalAgent(agent_host, agent_port, state / "agent", state / "pki")
+    heartbeat_key = ensure_heartbeat_key(state)
+    # Bound now (port 0: a free one), started once the reconciler it wakes exists.
+    health = make_health_manager(
+        settings,
+        heartbeat_key,
+        sessions,
+        read_sessions,
+        lambda lb_id: workers.kick(lb_id),
+        utcnow,
+    )
+    heartbeat_port = health.address[1]
+    agent_process = LocalAgent(
+        agent_host,
+        agent_port,
+        state / "agent",
+        state / "pki",
+        heartbeat_key_file=heartbeat_key,
+        heartbeat_interval_s=settings.heartbeat_interval_s,
+    )
     agent_process.start()
     agent = AgentClient(agent_process.url, client_ssl_context(pki))
     _wait_for_agent(agent)
@@ -121,6 +150,7 @@ def start_control_plane(settings: ServerSettings) -> Running:
         agent=agent,
         host=socket.gethostname(),
         render_settings=render_settings,
+        heartbeat_to=lambda gateway: heartbeat_targets(gateway, heartbeat_port),
     )
     reconciler = Reconciler(sessions, plane, utcnow, read_sessions)
     workers = ControllerWorkers(
@@ -131,7 +161,8 @@ def start_control_plane(settings: ServerSettings) -> Running:
         sessions, agent, utcnow, on_resync=workers.kick, interval_s=settings.status_interval_s
     )
     observer.start()
-    return Running(sessions, read_sessions, agent_process, agent, workers, observer)
+    health.start()
+    return Running(sessions, read_sessions, agent_process, agent, workers, observer, health)
 
 
 def serve(settings: ServerSettings) -> None:
@@ -140,10 +171,16 @@ def serve(settings: ServerSettings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per agent call otherwise
+    policy = load_policy(settings.policy_file, DEFAULT_RULES)  # a bad file stops us here
     running = start_control_plane(settings)
     host, port = parse_hostport(settings.listen)
     app = create_app(
-        ApiSettings(auth=settings.auth, default_network=settings.default_network),
+        ApiSettings(
+            auth=settings.auth,
+            default_network=settings.default_network,
+            policy=policy,
+            default_topology=settings.default_topology,
+        ),
         running.sessions,
         running.workers.kick,
         running.read_sessions,

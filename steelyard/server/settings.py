@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from steelyard.model.enums import Topology
+
 Driver = Literal["netns", "process"]
 Auth = Literal["noauth", "keys"]
 
 DEFAULT_LISTEN = "127.0.0.1:9876"
+DEFAULT_HEARTBEAT_LISTEN = "0.0.0.0:5555"
 BRIDGE_CIDR = "198.18.0.0/24"  # netns driver: a bridge, host side at .1
 LOOPBACK_CIDR = "127.226.0.0/24"  # process driver: VIPs on loopback, no root needed
 
@@ -46,8 +49,16 @@ class ServerSettings:
     agent_listen: str = "127.0.0.1:0"  # port 0: a free port at start
     workers: int = 4
     status_interval_s: float = 1.0
+    # Heartbeats: the health manager listens on every address (each VIP bridge's gateway).
+    heartbeat_listen: str = DEFAULT_HEARTBEAT_LISTEN
+    heartbeat_interval_s: float = 1.0
+    heartbeat_timeout_s: float = 3.0  # silent longer: the appliance has failed
+    breaker_share: float = 0.5  # more silent at once than this share: hold failover back
+    breaker_min: int = 3  # ... and at least this many
     max_connections: int = 5000
     haproxy_threads: int | None = None  # None: one per CPU, at most 4
+    policy_file: Path | None = None  # YAML rules over Octavia's default policy
+    default_topology: Topology = Topology.SINGLE  # for load balancers whose flavor names none
 
     @property
     def effective_haproxy_threads(self) -> int:

@@ -6,6 +6,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import string
 import subprocess
 import sys
@@ -32,6 +33,7 @@ class ServerHandle:
     process: subprocess.Popen[bytes]
     log_path: Path
     extra_args: tuple[str, ...] = ()
+    heartbeat_port: int = 0  # UDP, on every address; kept across restarts
 
     @property
     def member_host(self) -> str:
@@ -50,6 +52,12 @@ class ServerHandle:
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("0.0.0.0", 0))
+        return int(probe.getsockname()[1])
 
 
 def random_prefix() -> str:
@@ -74,7 +82,8 @@ def _args(h: ServerHandle) -> list[str]:
     host_port = h.url.removeprefix("http://")
     return [
         "--listen", host_port, "--state-dir", str(h.state_dir), "--driver", h.driver,
-        "--prefix", h.prefix, "--vip-cidr", h.vip_cidr, *h.extra_args,
+        "--prefix", h.prefix, "--vip-cidr", h.vip_cidr,
+        "--heartbeat-listen", f"0.0.0.0:{h.heartbeat_port}", *h.extra_args,
     ]  # fmt: skip
 
 
@@ -141,6 +150,7 @@ def running_server(
         process=None,  # type: ignore[arg-type]  # set right below
         log_path=tmp_path / "server.log",
         extra_args=extra_args,
+        heartbeat_port=free_udp_port(),
     )
     handle.process = _spawn(_args(handle), handle.log_path)
     try:
