@@ -15,9 +15,11 @@ class VipPlacement:
       (of the same family) sits on the appliance's loopback as a /32 (/128), unannounced on
       the bridge: the network's router answers for the VIP and spreads flows over the
       appliances' own addresses (`steelyard.network.ecmp`). Replies go to clients directly.
+
+    A spare (no load balancer yet) has no `address`: it is wired to the bridge and waits.
     """
 
-    address: str  # e.g. "198.18.0.10" or "127.226.0.10"
+    address: str | None  # e.g. "198.18.0.10" or "127.226.0.10"; None for a spare
     prefixlen: int  # of the VIP subnet, e.g. 24
     bridge: str | None  # Linux bridge of the VIP network (netns driver); None for loopback
     gateway: str | None = None  # host side of the bridge, e.g. "198.18.0.1"

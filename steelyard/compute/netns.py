@@ -57,7 +57,7 @@ def observe(want: Desired) -> tuple[HostView, NsView | None]:
     docs = ip_json_batch(
         ["link show", "addr show", "route show table main"],
         netns=want.netns,
-        family=want.vip.version,
+        family=want.vip.version if want.vip is not None else 4,
     )
     return host, parse_ns_view(docs, read_sysctls(want.netns, want.sysctls))
 
@@ -134,6 +134,14 @@ class NetnsDriver:
         vip = slot.vip
         if vip.bridge is None:
             raise ValueError(f"appliance {slot.name}: the netns driver needs the VIP's bridge")
+        if vip.address is None:  # a spare: wired, no address yet
+            return Desired(
+                netns=self.names.netns(slot.name),
+                veth=self.names.veth(slot.name),
+                bridge=vip.bridge,
+                vip=None,
+                sysctls=dict(self.sysctls),
+            )
         address = ipaddress.ip_interface(f"{vip.address}/{vip.prefixlen}")
         loopback = tuple(_loopback_vip(slot.name, text, address) for text in vip.loopback_vips)
         sysctls = dict(self.sysctls)

@@ -70,7 +70,7 @@ class Desired:
     netns: str
     veth: str  # host side
     bridge: str
-    vip: IPInterface  # address and prefix length, on eth0
+    vip: IPInterface | None  # address and prefix length, on eth0 (None: a spare)
     sysctls: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SYSCTLS))
     loopback: tuple[IPInterface, ...] = ()  # host addresses (/32, /128) on lo
 
@@ -233,12 +233,14 @@ def plan_ensure(want: Desired, host: HostView, ns: NsView | None) -> EnsurePlan:
         ns_after.append("link set lo up")
     if eth0 is None or not eth0.up:
         ns_after.append(f"link set {DEV} up")
-    ns_after += address_commands(DEV, want.vip, set(addresses))
-    route = _connected_route(want.vip)
-    # Adding the address adds its connected route; only a route lost later needs putting back.
-    has_vip = (str(want.vip.ip), want.vip.network.prefixlen) in addresses
-    if route and has_vip and str(want.vip.network) not in ns.routes:
-        ns_after.append(route)
+    if want.vip is not None:
+        ns_after += address_commands(DEV, want.vip, set(addresses))
+        route = _connected_route(want.vip)
+        # Adding the address adds its connected route; only a route lost later needs putting
+        # back.
+        has_vip = (str(want.vip.ip), want.vip.network.prefixlen) in addresses
+        if route and has_vip and str(want.vip.network) not in ns.routes:
+            ns_after.append(route)
     ns_after += _loopback_commands(want, ns, addresses)
 
     sysctls = {k: v for k, v in want.sysctls.items() if not _same(ns.sysctls.get(k), v)}

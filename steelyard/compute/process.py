@@ -23,6 +23,8 @@ class ProcessDriver:
     @staticmethod
     def check_vip(slot: ApplianceSlot) -> None:
         """Raise ValueError unless the VIP is a loopback address this driver can serve."""
+        if slot.vip.address is None:
+            raise ValueError(f"appliance {slot.name}: the process driver keeps no spares")
         try:
             address = ipaddress.ip_address(slot.vip.address)
         except ValueError as exc:

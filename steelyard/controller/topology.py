@@ -16,29 +16,10 @@ reconciler runs passes until `done`.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-
-class Topology(StrEnum):
-    SINGLE = "SINGLE"
-    ACTIVE_STANDBY = "ACTIVE_STANDBY"
-    ACTIVE_ACTIVE = "ACTIVE_ACTIVE"
-
-
-class Status(StrEnum):
-    BOOTING = "BOOTING"  # row made, place being built or taken from the spare pool
-    READY = "READY"  # a spare: built, belongs to no load balancer yet
-    ALLOCATED = "ALLOCATED"  # serving a load balancer
-    RETIRING = "RETIRING"  # serving, to be replaced (operator failover, migrate)
-    FAILED = "FAILED"  # declared dead (heartbeats) or by an operator: replaced at once
-
-
-class Role(StrEnum):
-    STANDALONE = "STANDALONE"
-    MASTER = "MASTER"
-    BACKUP = "BACKUP"
-    ACTIVE = "ACTIVE"  # every appliance of an ACTIVE_ACTIVE load balancer
-
+from steelyard.model.enums import ApplianceRole as Role
+from steelyard.model.enums import ApplianceStatus as Status
+from steelyard.model.enums import Topology
 
 SERVING = frozenset({Status.BOOTING, Status.ALLOCATED, Status.RETIRING})
 

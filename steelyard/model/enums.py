@@ -105,6 +105,21 @@ class Topology(StrEnum):
     ACTIVE_ACTIVE = "ACTIVE_ACTIVE"
 
 
+class ApplianceStatus(StrEnum):
+    BOOTING = "BOOTING"  # row made, place being built or taken from the spare pool
+    READY = "READY"  # a spare: built, belongs to no load balancer yet
+    ALLOCATED = "ALLOCATED"  # serving a load balancer
+    RETIRING = "RETIRING"  # serving, to be replaced (operator failover, migrate)
+    FAILED = "FAILED"  # declared dead (heartbeats) or by an operator: replaced at once
+
+
+class ApplianceRole(StrEnum):
+    STANDALONE = "STANDALONE"
+    MASTER = "MASTER"
+    BACKUP = "BACKUP"
+    ACTIVE = "ACTIVE"  # every appliance of an ACTIVE_ACTIVE load balancer
+
+
 class Role(StrEnum):
     READER = "reader"
     MEMBER = "member"

@@ -293,3 +293,14 @@ def test_parse_ns_view_sees_loopback_vips_but_not_loopback_addresses() -> None:
     view = parse_ns_view([LINKS, LO_ADDRS, ROUTES], {})
     assert view.loopback == {("198.18.97.100", 32)}
     assert view.addresses == {("198.18.97.10", 24)}
+
+
+def test_a_spare_is_wired_without_an_address_and_adopting_it_adds_one() -> None:
+    spare = replace(WANT, vip=None)
+    built = plan_ensure(spare, replace(GOOD_HOST, netns=NetnsState.ABSENT, veth=None), None)
+    assert built.host == (f"netns add {NS}", *CREATE_PAIR)
+    assert built.ns_after == ("link set lo up", "link set eth0 up")
+    waiting = replace(GOOD_NS, addresses=frozenset(), routes=frozenset())
+    assert plan_ensure(spare, GOOD_HOST, waiting).empty
+    adopted = plan_ensure(WANT, GOOD_HOST, waiting)
+    assert adopted.host == () and adopted.ns_after == ("addr replace 198.18.97.10/24 dev eth0",)

@@ -5,13 +5,13 @@ import pytest
 from steelyard.controller.topology import (
     Current,
     NewAppliance,
-    Role,
-    Status,
-    Topology,
     appliance_count,
     pick_host,
     plan_pass,
 )
+from steelyard.model.enums import ApplianceRole as Role
+from steelyard.model.enums import ApplianceStatus as Status
+from steelyard.model.enums import Topology
 
 AS = Topology.ACTIVE_STANDBY
 AA = Topology.ACTIVE_ACTIVE
