@@ -11,8 +11,19 @@
         haproxy.out        HAProxy's output while it starts (it closes stdio once daemonised)
         appliance.json     {"netns": ..., "heartbeat_to": ["ip:port", ...]}
         applied.json       {"generation": ..., "config_sha256": ...} of haproxy.cfg
+        tls/               the certificate, key, CA, CRL and crt-list files the config names
         vrrp.state         MASTER, BACKUP, FAULT or STOP: keepalived's last state (its notify
                            script writes it; the heartbeat reports it)
+        haproxy            a symlink to the HAProxy binary, the command HAProxy is started with:
+                           an argv[0] of this appliance alone, which keepalived tracks
+        keepalived.conf    keepalived's config in force (re-read on SIGHUP); .new: a candidate
+        keepalived.loaded  SHA-256 of the config keepalived was last started or reloaded with
+        keepalived.pid     keepalived's PIDs: the parent (`-p`) and its VRRP child (`-r`)
+        keepalived-vrrp.pid
+        keepalived.out     keepalived's output while it starts
+        vrrp.fifo          keepalived writes its state changes here (`vrrp_notify_fifo`) ...
+        vrrp-notify.sh     ... and this script, which keepalived runs, turns them into vrrp.state
+        haproxy-check.sh   exits 0 while this appliance's HAProxy runs (check-script profiles)
 
 Everything the agent knows about an appliance is in these files, so a restarted agent finds
 its appliances (and their running HAProxy) again without any other state.
@@ -83,8 +94,52 @@ class ApplianceLayout:
         return self.root / "applied.json"
 
     @property
+    def tls_dir(self) -> Path:
+        return self.root / "tls"
+
+    @property
     def vrrp_state(self) -> Path:
         return self.root / "vrrp.state"
+
+    @property
+    def haproxy_command(self) -> Path:
+        return self.root / "haproxy"
+
+    @property
+    def keepalived_cfg(self) -> Path:
+        return self.root / "keepalived.conf"
+
+    @property
+    def keepalived_cfg_new(self) -> Path:
+        return self.root / "keepalived.conf.new"
+
+    @property
+    def keepalived_loaded(self) -> Path:
+        return self.root / "keepalived.loaded"
+
+    @property
+    def keepalived_pid(self) -> Path:
+        return self.root / "keepalived.pid"
+
+    @property
+    def keepalived_vrrp_pid(self) -> Path:
+        return self.root / "keepalived-vrrp.pid"
+
+    @property
+    def keepalived_output(self) -> Path:
+        return self.root / "keepalived.out"
+
+    @property
+    def vrrp_fifo(self) -> Path:
+        return self.root / "vrrp.fifo"
+
+    @property
+    def vrrp_notify_script(self) -> Path:
+        return self.root / "vrrp-notify.sh"
+
+    @property
+    def haproxy_check_script(self) -> Path:
+        return self.root / "haproxy-check.sh"
 
 
 def appliances_dir(state_dir: Path) -> Path:

@@ -27,15 +27,6 @@ class VrrpRole(StrEnum):
     BACKUP = "BACKUP"
 
 
-class VrrpState(StrEnum):
-    """keepalived's state words, as its notify events spell them."""
-
-    MASTER = "MASTER"
-    BACKUP = "BACKUP"
-    FAULT = "FAULT"
-    STOP = "STOP"
-
-
 @dataclass(frozen=True)
 class ProcessTracking:
     """HAProxy tracked by keepalived's `vrrp_track_process`: the kernel reports the exit of the
