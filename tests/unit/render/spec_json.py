@@ -19,8 +19,11 @@ from steelyard.model.enums import (
     PoolProtocol,
     SessionPersistenceType,
 )
+from steelyard.model.l7 import L7CompareType, L7PolicyAction, L7RuleType
 from steelyard.model.spec import (
     HealthMonitorSpec,
+    L7PolicySpec,
+    L7RuleSpec,
     ListenerSpec,
     ListenerTlsSpec,
     LoadBalancerSpec,
@@ -119,12 +122,26 @@ def protection_from_json(data: Mapping[str, Any]) -> ProtectionSpec:
     return ProtectionSpec(**_kwargs(data, ProtectionSpec, convert))
 
 
+def l7rule_from_json(data: Mapping[str, Any]) -> L7RuleSpec:
+    convert = {"type": L7RuleType, "compare_type": L7CompareType}
+    return L7RuleSpec(**_kwargs(data, L7RuleSpec, convert))
+
+
+def l7policy_from_json(data: Mapping[str, Any]) -> L7PolicySpec:
+    convert: Converters = {
+        "action": L7PolicyAction,
+        "rules": lambda items: tuple(l7rule_from_json(item) for item in items),
+    }
+    return L7PolicySpec(**_kwargs(data, L7PolicySpec, convert))
+
+
 def listener_from_json(data: Mapping[str, Any]) -> ListenerSpec:
     convert: Converters = {
         "protocol": ListenerProtocol,
         "insert_headers": _headers,
         "protection": _optional(protection_from_json),
         "tls": _optional(listener_tls_from_json),
+        "l7policies": lambda items: tuple(l7policy_from_json(item) for item in items),
     }
     return ListenerSpec(**_kwargs(data, ListenerSpec, convert))
 
