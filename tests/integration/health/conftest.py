@@ -134,6 +134,7 @@ class Placed:
     name: str
     netns: str
     lb_id: str | None
+    vip: str
 
 
 Place = Callable[..., Placed]
@@ -150,10 +151,14 @@ def place(
     """An appliance: its row (ALLOCATED to a new load balancer, or READY), its namespace on
     the bridge, and its agent appliance sending heartbeats to the gateway."""
 
-    def make(status: str = "ALLOCATED", extra_targets: tuple[str, ...] = ()) -> Placed:
+    def make(
+        status: str = "ALLOCATED", extra_targets: tuple[str, ...] = (), lb_id: str | None = None
+    ) -> Placed:
         name = uuid.uuid4().hex[:12] + "-0"
-        lb_id = add_lb(sessions, desired=1, applied=1) if status == "ALLOCATED" else None
-        placed = netns_driver.ensure(ApplianceSlot(name, vip_network.placement()))
+        if lb_id is None and status == "ALLOCATED":
+            lb_id = add_lb(sessions, desired=1, applied=1)
+        vip = vip_network.placement()
+        placed = netns_driver.ensure(ApplianceSlot(name, vip))
         assert placed.netns is not None
         with sessions() as s:
             s.add(
@@ -172,6 +177,7 @@ def place(
             s.commit()
         targets = [f"{vip_network.gateway}:{health.port}", *extra_targets]
         agent.client.ensure_appliance(name, placed.netns, heartbeat_to=targets)
-        return Placed(name, placed.netns, lb_id)
+        assert vip.address is not None
+        return Placed(name, placed.netns, lb_id, vip.address)
 
     return make

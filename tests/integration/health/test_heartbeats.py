@@ -20,6 +20,7 @@ from steelyard.model.heartbeat import Heartbeat, HeartbeatKey, encode
 from tests.integration.agent.helpers import SubprocessAgent, wait_for
 from tests.integration.health.conftest import Health, Place, Placed
 from tests.support import VipNetwork
+from tests.unit.controller.test_heartbeat_statuses import Lb, statuses
 from tests.unit.dbrows import Sessions
 
 with warnings.catch_warnings():
@@ -72,6 +73,53 @@ def test_heartbeats_from_a_namespace_reach_the_database(
     assert later.status == "ALLOCATED"
     counts = health.manager.ingest.counts()
     assert counts.accepted >= 2 and counts.forged == counts.replayed == counts.unknown == 0
+
+
+def haproxy_cfg(agent: SubprocessAgent, appliance: Placed, lb: Lb) -> str:
+    info = agent.client.get_appliance(appliance.name)
+    assert info is not None
+    servers = "".join(
+        f"    server {member} 198.18.128.{200 + index}:8080\n"
+        for index, member in enumerate(lb.members)
+    )
+    return f"""global
+    stats socket {info.paths.stats_socket} mode 600 level admin expose-fd listeners
+    maxconn 100
+
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+
+frontend {lb.listener}
+    bind {appliance.vip}:80
+    default_backend {lb.pool}
+
+backend {lb.pool}
+{servers}"""
+
+
+def test_statuses_and_generation_come_from_the_heartbeats(
+    sessions: Sessions, place: Place, agent: SubprocessAgent
+) -> None:
+    lb = Lb(sessions)
+    appliance = place(lb_id=lb.id)
+    agent.client.apply_config(appliance.name, 7, haproxy_cfg(agent, appliance, lb))
+    with sessions() as s:
+        before = statuses(s, lb)
+    assert before == ("OFFLINE", "OFFLINE", "OFFLINE", ["OFFLINE", "OFFLINE"])
+
+    def current() -> tuple[str, str, str, list[str]]:
+        with sessions() as s:
+            return statuses(s, lb)
+
+    wait_for(lambda: current()[0] == "ONLINE", "statuses from a heartbeat")
+    assert current() == ("ONLINE", "ONLINE", "ONLINE", ["NO_MONITOR", "NO_MONITOR"])
+    wait_for(lambda: row(sessions, appliance.name).applied_generation == 7, "the generation")
+    assert row(sessions, appliance.name).config_sha256 is not None
+    with sessions() as s:
+        assert s.get_one(m.ListenerStats, lb.listener).total_connections == 0
 
 
 def test_a_link_down_inside_the_namespace_fails_the_appliance(
