@@ -32,6 +32,7 @@ from steelyard.db.access import (
     require_live,
 )
 from steelyard.db.listing import attributes, list_visible, show_visible
+from steelyard.db.quotas import within_quota
 from steelyard.model.faults import BadRequest, Conflict, NotFound
 from steelyard.model.fields import ids, provider_unsupported
 from steelyard.model.l7 import (
@@ -310,7 +311,8 @@ def create_policy(session: Session, scope: str | None, body: PolicyCreate) -> Wr
     pool_id = None
     if body.redirect_pool_id is not None:
         pool_id = _redirect_pool(session, listener, body.redirect_pool_id)
-    policy = add_policy(session, listener, body, pool_id, opened.now)
+    with within_quota(session, listener.project_id):  # its rules count too
+        policy = add_policy(session, listener, body, pool_id, opened.now)
     return Written(policies_view(session, [policy])[0], opened.loadbalancer_id)
 
 
@@ -404,7 +406,8 @@ def create_rule(
     )
     if len(session.scalars(live).all()) >= MAX_RULES_PER_POLICY:
         raise Conflict(f"Too many rules on L7 policy {policy.id}")
-    rule = add_rule(session, policy, listener, body, now)
+    with within_quota(session, policy.project_id):
+        rule = add_rule(session, policy, listener, body, now)
     session.flush()
     return Written(rules_view(session, [rule])[0], lb_id)
 

@@ -32,13 +32,14 @@ from steelyard.model.quota import (
 )
 
 DEFAULTS_KEY = "quota_defaults"
-# what enforcement counts; l7policy and l7rule limits are stored but not enforced yet
 COUNTED: dict[str, type[m.Provisioned]] = {
     "load_balancer": m.LoadBalancer,
     "listener": m.Listener,
     "pool": m.Pool,
     "health_monitor": m.HealthMonitor,
     "member": m.Member,
+    "l7policy": m.L7Policy,
+    "l7rule": m.L7Rule,
 }
 ATTRIBUTES = ("project_id", *KINDS)
 

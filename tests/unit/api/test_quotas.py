@@ -347,3 +347,32 @@ def test_quotas_are_per_project(
     assert_fault(make_client().post(LBS, json={"loadbalancer": {}}), 403)
     admin_for = make_client(project=None).post(LBS, json={"loadbalancer": {"project_id": PROJECT}})
     assert_fault(admin_for, 403)
+
+
+def test_l7_policies_and_rules_are_counted(
+    client: TestClient,
+    make_lb: Factory,
+    make_listener: Factory,
+    set_quota: Callable[..., Json],
+    row_counts: Counts,
+) -> None:
+    listener = make_listener(make_lb()["id"])
+    set_quota(l7policy=1, l7rule=1)
+    url = "/v2/lbaas/l7policies"
+    rule = {"type": "PATH", "compare_type": "STARTS_WITH", "value": "/api"}
+    policy = {"listener_id": listener["id"], "action": "REJECT"}
+
+    two_rules = {**policy, "rules": [rule, {**rule, "value": "/b"}]}
+    text = assert_fault(client.post(url, json={"l7policy": two_rules}), 403)
+    assert text == "Quota has been met for resources: L7 Rule"
+    assert client.get(url).json()["l7policies"] == []
+    created = client.post(url, json={"l7policy": {**policy, "rules": [rule]}})
+    assert created.status_code == 201, created.text
+    before = row_counts()
+
+    text = assert_fault(client.post(url, json={"l7policy": policy}), 403)
+    assert text == "Quota has been met for resources: L7 Policy"
+    rules = f"{url}/{created.json()['l7policy']['id']}/rules"
+    text = assert_fault(client.post(rules, json={"rule": {**rule, "value": "/c"}}), 403)
+    assert text == "Quota has been met for resources: L7 Rule"
+    assert row_counts() == before and len(client.get(rules).json()["rules"]) == 1
