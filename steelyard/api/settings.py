@@ -22,3 +22,5 @@ class ApiSettings:
     public_url: str | None = None
     # who may do what: Octavia's default rules, or those and a policy file's (`--policy-file`)
     policy: Policy = field(default_factory=default_policy)
+    # the secret store's AES-256 key (STATE/secrets.key, db/secret_box.py); None: no store
+    secrets_key: bytes | None = field(default=None, repr=False)

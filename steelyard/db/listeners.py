@@ -16,6 +16,7 @@ from steelyard.db.access import (
 from steelyard.db.listing import attributes, list_visible, show_visible
 from steelyard.db.protection import stored
 from steelyard.db.quotas import within_quota
+from steelyard.db.secrets import listener_tls_columns
 from steelyard.db.status import rejections
 from steelyard.db.tree import add_listener, add_tree, usable_pool
 from steelyard.model.enums import ListenerProtocol
@@ -31,6 +32,7 @@ from steelyard.model.listener import (
 from steelyard.model.listener_protection import check_protection
 from steelyard.model.listing import ListQuery
 from steelyard.model.status import Stats
+from steelyard.model.tls import LISTENER_TLS_DEFAULTS, stored_listener_tls
 
 ATTRIBUTES = attributes(views.LISTENER_FIELDS, "loadbalancer_id")
 UPDATE_DEFAULTS = {
@@ -39,6 +41,7 @@ UPDATE_DEFAULTS = {
     "connection_limit": -1,
     "default_pool_id": None,
     "insert_headers": {},
+    **LISTENER_TLS_DEFAULTS,
 }
 
 
@@ -82,6 +85,12 @@ def update_listener(
             listener.insert_headers = check_insert_headers(protocol, listener.insert_headers)
         except ValueError as exc:
             raise ValidationFailure(reason(exc)) from None
+        # The stored TLS attributes with this PUT's changes, checked and completed as a whole.
+        tls = stored_listener_tls(listener)
+        for name, value in listener_tls_columns(
+            session, listener.project_id, protocol, tls
+        ).items():
+            setattr(listener, name, value)
         if "protection" in body.model_fields_set:  # the whole object; null or {}: none
             try:
                 check_protection(protocol, body.protection)

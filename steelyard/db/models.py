@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -125,6 +126,23 @@ class Listener(Provisioned, Base):
     insert_headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # the tenant's Protection as given (absent fields left out); None: the defaults apply
     protection: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
+    # TLS (issue 6, migration 0007): Octavia's attributes; *_ref hold a reference as the client
+    # gave it (model/tls.py `secret_id_of` finds the secret in it)
+    default_tls_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    sni_container_refs: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
+    client_authentication: Mapped[str] = mapped_column(
+        String(16), default="NONE", server_default="NONE"
+    )
+    client_ca_tls_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    client_crl_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    tls_ciphers: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    tls_versions: Mapped[list[str] | None] = mapped_column(NULLABLE_JSON)
+    alpn_protocols: Mapped[list[str] | None] = mapped_column(NULLABLE_JSON)
+    hsts_max_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hsts_include_subdomains: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="0"
+    )
+    hsts_preload: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("loadbalancer_id", "protocol_port", name="uq_listener_port"),
@@ -137,6 +155,14 @@ class Pool(Provisioned, Base):
     protocol: Mapped[str] = mapped_column(String(32))
     lb_algorithm: Mapped[str] = mapped_column(String(32))
     session_persistence: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # TLS to the members (issue 6, migration 0007), Octavia's attributes
+    tls_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    tls_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    ca_tls_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    crl_container_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    tls_ciphers: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    tls_versions: Mapped[list[str] | None] = mapped_column(NULLABLE_JSON)
+    alpn_protocols: Mapped[list[str] | None] = mapped_column(NULLABLE_JSON)
 
 
 class Member(Provisioned, Base):
@@ -338,3 +364,30 @@ class L7Rule(Provisioned, Base):
     key: Mapped[str | None] = mapped_column(String(255), nullable=True)
     value: Mapped[str] = mapped_column(String(255))
     invert: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# Issue 6: the TLS secret store (migration 0007).
+
+
+class Secret(Stamped, Base):
+    """A certificate with its key and chain, CA certificates, or CRLs, of one project.
+
+    `sealed` is the PEM an appliance reads, encrypted (db/secret_box.py: AES-256-GCM, bound to
+    the secret's id, project and version); everything else describes the certificate and is
+    shown to the tenant. `version` changes with the content and names the appliance's file.
+    """
+
+    __tablename__ = "secrets"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    type: Mapped[str] = mapped_column(String(16))  # certificate, ca, crl
+    version: Mapped[str] = mapped_column(String(64))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    subject: Mapped[str | None] = mapped_column(Text, nullable=True)
+    issuer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    subject_alt_names: Mapped[list[str]] = mapped_column(default=list)
+    not_before: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    not_after: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    fingerprint_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    certificates: Mapped[int] = mapped_column(Integer, default=0)

@@ -20,11 +20,13 @@ from steelyard.db.access import (
 from steelyard.db.l7 import check_pool_unused
 from steelyard.db.listing import attributes, list_visible, show_visible
 from steelyard.db.quotas import within_quota
+from steelyard.db.secrets import pool_tls_columns
 from steelyard.db.tree import add_pool, check_protocols
 from steelyard.model.faults import Conflict, ValidationFailure
 from steelyard.model.fields import reason
 from steelyard.model.listing import ListQuery
 from steelyard.model.pool import PoolCreate, PoolOut, PoolUpdate, merge_persistence
+from steelyard.model.tls import POOL_TLS_DEFAULTS, stored_pool_tls
 
 ATTRIBUTES = attributes(views.POOL_FIELDS, "loadbalancer_id")
 
@@ -73,6 +75,9 @@ def update_pool(
     session: Session, scope: str | None, ident: str, body: PoolUpdate
 ) -> Written[PoolOut]:
     def check(pool: m.Pool) -> None:
+        tls = stored_pool_tls(pool)  # with this PUT's changes, checked as a whole
+        for name, value in pool_tls_columns(session, pool.project_id, pool.protocol, tls).items():
+            setattr(pool, name, value)
         if "session_persistence" in body.model_fields_set:
             try:
                 pool.session_persistence = merge_persistence(
@@ -81,7 +86,7 @@ def update_pool(
             except ValueError as exc:
                 raise ValidationFailure(reason(exc)) from None
 
-    defaults = {**COMMON_DEFAULTS, "lb_algorithm": REQUIRED}
+    defaults = {**COMMON_DEFAULTS, "lb_algorithm": REQUIRED, **POOL_TLS_DEFAULTS}
     opened = update_row(session, m.Pool, ident, scope, body, defaults, check)
     return Written(views.pools(session, [opened.row])[0], opened.loadbalancer_id)
 

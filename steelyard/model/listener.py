@@ -4,7 +4,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
-from steelyard.model.enums import ListenerProtocol
+from steelyard.model.enums import HTTP_MODE_LISTENERS, ListenerProtocol
 from steelyard.model.fields import (
     MAX_INT32,
     Body,
@@ -23,10 +23,11 @@ from steelyard.model.options import Absent, refusing
 from steelyard.model.pool import PoolSingleCreate
 from steelyard.model.protection import Protection
 from steelyard.model.spec import ProtectionSpec
+from steelyard.model.tls import ListenerTlsCreate, ListenerTlsOut
 
 Protocol = Annotated[
     ListenerProtocol,
-    refusing("HTTPS", "TERMINATED_HTTPS", "UDP", "SCTP", "PROMETHEUS"),
+    refusing("UDP", "SCTP", "PROMETHEUS"),
 ]
 ConnectionLimit = Annotated[int, Decimal, Field(ge=-1, le=MAX_INT32)]
 TimeoutMs = Annotated[int, Decimal, Field(ge=0, le=86_400_000)]  # Octavia's MAX_TIMEOUT: one day
@@ -34,6 +35,17 @@ HeaderValue = Annotated[str, StringConstraints(max_length=255)]
 InsertHeaders = Annotated[dict[HeaderValue, HeaderValue], Field(max_length=16)]
 
 HTTP_INSERT_HEADERS = ("X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto")
+# Octavia's SUPPORTED_SSL_HEADERS: the client certificate, on TERMINATED_HTTPS listeners only.
+SSL_INSERT_HEADERS = (
+    "X-SSL-Client-Verify",
+    "X-SSL-Client-Has-Cert",
+    "X-SSL-Client-DN",
+    "X-SSL-Client-CN",
+    "X-SSL-Issuer",
+    "X-SSL-Client-SHA1",
+    "X-SSL-Client-Not-Before",
+    "X-SSL-Client-Not-After",
+)
 DEFAULT_TIMEOUTS = {
     "timeout_client_data": 50000,
     "timeout_member_connect": 5000,
@@ -43,14 +55,20 @@ DEFAULT_TIMEOUTS = {
 
 
 def check_insert_headers(protocol: ListenerProtocol, headers: dict[str, str]) -> dict[str, str]:
-    """Only X-Forwarded-* on HTTP listeners, with "true"/"false" values (normalised)."""
-    if headers and protocol != ListenerProtocol.HTTP:
+    """X-Forwarded-* on HTTP and TERMINATED_HTTPS listeners, X-SSL-* on TERMINATED_HTTPS only,
+    with "true"/"false" values (normalised)."""
+    protocol = ListenerProtocol(protocol)
+    if headers and protocol not in HTTP_MODE_LISTENERS:
         raise ValueError(f"insert_headers are not supported on {protocol.value} listeners")
+    supported: tuple[str, ...] = HTTP_INSERT_HEADERS
+    if protocol is ListenerProtocol.TERMINATED_HTTPS:
+        supported += SSL_INSERT_HEADERS
     result = {}
     for name, value in headers.items():
-        if name not in HTTP_INSERT_HEADERS:
+        if name not in supported:
             raise ValueError(
-                f"insert_headers: unsupported header; supported: {', '.join(HTTP_INSERT_HEADERS)}"
+                f"insert_headers: unsupported header on {protocol.value} listeners; "
+                f"supported: {', '.join(supported)}"
             )
         if value.lower() not in ("true", "false"):
             raise ValueError(f'insert_headers: {name} must be "true" or "false"')
@@ -58,19 +76,10 @@ def check_insert_headers(protocol: ListenerProtocol, headers: dict[str, str]) ->
     return result
 
 
-class _TlsAbsent(Body):
-    default_tls_container_ref: Absent = None
-    sni_container_refs: Absent = None
-    client_ca_tls_container_ref: Absent = None
-    client_authentication: Absent = None
-    client_crl_container_ref: Absent = None
+class _TlsAbsent(ListenerTlsCreate):
+    """Octavia's TLS attributes (model/tls.py), and those not supported yet."""
+
     allowed_cidrs: Absent = None
-    tls_ciphers: Absent = None
-    tls_versions: Absent = None
-    alpn_protocols: Absent = None
-    hsts_max_age: Absent = None
-    hsts_include_subdomains: Absent = None
-    hsts_preload: Absent = None
 
 
 class ListenerSingleCreate(_TlsAbsent, DescribedCreate):
@@ -134,7 +143,7 @@ class ListenerUpdateRoot(Body):
     listener: ListenerUpdate
 
 
-class ListenerFull(DescribedOut):
+class ListenerFull(ListenerTlsOut, DescribedOut):
     """As embedded in a fully populated load balancer (no `loadbalancers` back-reference)."""
 
     protocol: ListenerProtocol
@@ -147,15 +156,7 @@ class ListenerFull(DescribedOut):
     timeout_member_connect: int
     timeout_member_data: int
     timeout_tcp_inspect: int
-    default_tls_container_ref: None = None
-    sni_container_refs: list[str] = Field(default_factory=list)
-    client_ca_tls_container_ref: None = None
-    client_authentication: str = "NONE"
-    client_crl_container_ref: None = None
     allowed_cidrs: None = None
-    tls_ciphers: None = None
-    tls_versions: None = None
-    alpn_protocols: None = None
     # Steelyard extension: the tenant's own settings, and what applies once deployment
     # defaults and operator overrides are merged in (null: nothing is limited).
     protection: GivenProtection = None

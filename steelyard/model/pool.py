@@ -20,7 +20,8 @@ from steelyard.model.fields import (
 )
 from steelyard.model.healthmonitor import HealthMonitorFull, HealthMonitorSingleCreate
 from steelyard.model.member import MemberOut, MemberSingleCreate
-from steelyard.model.options import Absent, refusing
+from steelyard.model.options import refusing
+from steelyard.model.tls import PoolTlsCreate, PoolTlsOut
 
 # RFC 6265 cookie-name = token (RFC 2616): visible ASCII except separators
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
@@ -40,7 +41,7 @@ CookieName = Annotated[
     str, StringConstraints(max_length=255), matching(_TOKEN, 'Supplied "cookie_name" is invalid.')
 ]
 Netmask = Annotated[str, StringConstraints(max_length=64), AfterValidator(_netmask)]
-Protocol = Annotated[PoolProtocol, refusing("HTTPS", "PROXY", "PROXYV2", "UDP", "SCTP")]
+Protocol = Annotated[PoolProtocol, refusing("UDP", "SCTP")]
 Algorithm = LBAlgorithm
 
 
@@ -76,17 +77,7 @@ class SessionPersistence(SessionPersistenceUpdate):
         return self
 
 
-class _TlsAbsent(Body):
-    tls_enabled: Absent = None
-    tls_container_ref: Absent = None
-    ca_tls_container_ref: Absent = None
-    crl_container_ref: Absent = None
-    tls_ciphers: Absent = None
-    tls_versions: Absent = None
-    alpn_protocols: Absent = None
-
-
-class PoolSingleCreate(_TlsAbsent, DescribedCreate):
+class PoolSingleCreate(PoolTlsCreate, DescribedCreate):
     """A pool inside a fully populated create; `name` alone refers to a pool defined elsewhere
     in the same request."""
 
@@ -118,7 +109,7 @@ class PoolCreateRoot(Body):
     pool: PoolCreate
 
 
-class PoolUpdate(_TlsAbsent, DescribedUpdate):
+class PoolUpdate(PoolTlsCreate, DescribedUpdate):
     lb_algorithm: Algorithm | None = None
     session_persistence: SessionPersistenceUpdate | None = None
 
@@ -149,18 +140,11 @@ class SessionPersistenceOut(Out):
     persistence_granularity: str | None = None
 
 
-class _PoolBase(DescribedOut):
+class _PoolBase(PoolTlsOut, DescribedOut):
     protocol: PoolProtocol
     lb_algorithm: LBAlgorithm
     session_persistence: SessionPersistenceOut | None
     listeners: list[IdRef]
-    tls_enabled: bool = False
-    tls_container_ref: None = None
-    ca_tls_container_ref: None = None
-    crl_container_ref: None = None
-    tls_ciphers: None = None
-    tls_versions: None = None
-    alpn_protocols: None = None
 
 
 class PoolOut(_PoolBase):

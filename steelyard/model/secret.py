@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pydantic import StringConstraints, model_validator
 
-from steelyard.model.fields import Body, Out, Text, Timestamp
+from steelyard.model.fields import Body, Out, ProjectId, Text, Timestamp
 
 MAX_PEM = 256 * 1024  # a bundle with a long chain is a few KiB; CA bundles can be larger
 MAX_PKCS12 = 256 * 1024
@@ -73,6 +73,7 @@ class _Payload(Body):
 
 class SecretCreate(_Payload):
     name: Text | None = None
+    project_id: ProjectId | None = None  # an admin acting for a project
 
     @model_validator(mode="after")
     def _payload(self) -> Self:

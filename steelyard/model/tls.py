@@ -17,7 +17,7 @@ from typing import Annotated, Any, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from steelyard.model.enums import ClientAuthentication, ListenerProtocol, PoolProtocol
-from steelyard.model.fields import MAX_INT32, Body, Decimal, matching
+from steelyard.model.fields import MAX_INT32, Body, Decimal, Out, matching
 
 # Octavia's TLS_ALL_VERSIONS, oldest first; its default for new listeners and pools.
 TLS_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
@@ -292,7 +292,7 @@ def stored_pool_tls(row: Any) -> PoolTls:
     return PoolTls.model_validate({name: getattr(row, name) for name in PoolTls.model_fields})
 
 
-class ListenerTlsOut(BaseModel):
+class ListenerTlsOut(Out):
     """As shown in listener responses (Octavia's fields)."""
 
     default_tls_container_ref: str | None = None
@@ -308,7 +308,7 @@ class ListenerTlsOut(BaseModel):
     hsts_preload: bool = False
 
 
-class PoolTlsOut(BaseModel):
+class PoolTlsOut(Out):
     tls_enabled: bool = False
     tls_container_ref: str | None = None
     ca_tls_container_ref: str | None = None

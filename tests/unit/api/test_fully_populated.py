@@ -127,7 +127,7 @@ REJECTED = [
     ("last listener protocol", _set(["listeners", 2, "protocol"], "UDP"), 400),
     ("duplicate port", _set(["listeners", 1, "protocol_port"], 80), 409),
     ("undefined pool name", _set(["listeners", 0, "default_pool"], {"name": "nope"}), 400),
-    ("protocol mismatch", _set(["listeners", 2, "default_pool", "protocol"], "HTTP"), 400),
+    ("protocol mismatch", _set(["listeners", 2, "protocol"], "HTTP"), 400),  # on a TCP pool
     ("unnamed top-level pool", _set(["pools", 1, "name"], None), 400),
     ("pool defined twice", _set(["pools", 1, "name"], "web"), 400),
     (

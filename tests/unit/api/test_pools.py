@@ -35,15 +35,17 @@ def test_pool_needs_a_parent_of_the_same_protocol(
     make_lb: Factory, make_listener: Factory, client: TestClient
 ) -> None:
     lb, other = make_lb(), make_lb()
-    listener = make_listener(lb["id"], protocol="TCP")
+    listener = make_listener(lb["id"], protocol="HTTP")
 
     assert post(client, {}).status_code == 400
-    assert post(client, {"listener_id": listener["id"]}).status_code == 400  # HTTP on TCP
+    on_http = post(client, {"listener_id": listener["id"], "protocol": "TCP"})
+    assert on_http.status_code == 400  # Octavia's pairs: HTTP listeners take HTTP/PROXY pools
+    assert "is invalid while the listener protocol is 'HTTP'" in on_http.json()["faultstring"]
     mixed = post(
-        client, {"listener_id": listener["id"], "loadbalancer_id": other["id"], "protocol": "TCP"}
+        client, {"listener_id": listener["id"], "loadbalancer_id": other["id"], "protocol": "HTTP"}
     )
     assert mixed.status_code == 400
-    assert post(client, {"loadbalancer_id": lb["id"], "protocol": "PROXY"}).status_code == 400
+    assert post(client, {"loadbalancer_id": lb["id"], "protocol": "UDP"}).status_code == 400
     assert post(client, {"loadbalancer_id": lb["id"], "lb_algorithm": "RANDOM"}).status_code == 400
 
 
