@@ -18,7 +18,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -41,6 +41,7 @@ from steelyard.agent.master_cli import ProcList
 from steelyard.agent.netns import unreachable
 from steelyard.agent.runtime_api import RuntimeApi, RuntimeApiError
 from steelyard.agent.server_state import carry_server_state
+from steelyard.agent.tls_files import installed
 from steelyard.render.runtime_diff import runtime_commands
 
 log = logging.getLogger("steelyard.agent")
@@ -93,7 +94,7 @@ class Appliance:
         self.layout = layout
         self.process = process
         self.runtime = RuntimeApi(layout.stats_socket)
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # reentrant: `apply` holds it around `_apply`
         self.deleted = False
 
     @property
@@ -109,6 +110,7 @@ class Appliance:
             paths=RuntimePathsOut(
                 stats_socket=str(self.layout.stats_socket),
                 server_state_file=str(self.layout.server_state),
+                tls_dir=str(self.layout.tls_dir),
             ),
             running=procs is not None and bool(procs.workers),
             generation=applied.generation if applied else None,
@@ -125,7 +127,22 @@ class Appliance:
         except RuntimeApiError as exc:
             raise NotRunning(f"{self.name}: {exc}") from exc
 
-    def apply(self, generation: int, cfg: str, verify: Sequence[tuple[str, int]]) -> ApplyResult:
+    def apply(
+        self,
+        generation: int,
+        cfg: str,
+        verify: Sequence[tuple[str, int]],
+        files: Mapping[str, str] | None = None,
+    ) -> ApplyResult:
+        """Apply `cfg` with the files it names (tls_files.installed: written before the
+        checks, put back when the apply fails, the unnamed ones removed when it succeeds)."""
+        with self.lock:
+            if self.deleted:
+                raise ApplianceGone(self.name)
+            with installed(self.layout.tls_dir, files or {}):
+                return self._apply(generation, cfg, verify)
+
+    def _apply(self, generation: int, cfg: str, verify: Sequence[tuple[str, int]]) -> ApplyResult:
         timer = _Timer()
         digest = sha256(cfg)
         with self.lock:

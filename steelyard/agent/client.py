@@ -92,9 +92,15 @@ class AgentClient:
         generation: int,
         cfg: str,
         verify_listeners: list[str] | None = None,
+        *,
+        files: dict[str, str] | None = None,
     ) -> ApplyResult:
+        """`files`: name -> text of the TLS files `cfg` names (see ConfigApply)."""
         body = ConfigApply(
-            generation=generation, haproxy_cfg=cfg, verify_listeners=verify_listeners or []
+            generation=generation,
+            haproxy_cfg=cfg,
+            verify_listeners=verify_listeners or [],
+            files=files or {},
         )
         response = self._request("PUT", _path(name) + "/config", json=body.model_dump())
         if response.status_code == 400:

@@ -13,6 +13,7 @@
 Appliance names match `NAME_PATTERN`; anything else is a 400.
 """
 
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -21,6 +22,12 @@ from pydantic import BaseModel, Field, field_validator
 from steelyard.agent.netns import parse_address
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+# Files a config names (TLS certificates and keys, CAs, CRLs, crt-lists): a bare name, never a
+# path; the renderer uses "<id>-<hex version>.pem" and "<listener id>-<hex>.crtlist".
+TLS_FILE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}\.(pem|crtlist)$"
+MAX_TLS_FILES = 1000
+MAX_TLS_FILE = 1_000_000  # characters; the secret store takes at most 256 KiB per secret
+MAX_TLS_TOTAL = 32_000_000
 MAX_HEARTBEAT_TARGETS = 8
 # Why a protected listener refused a client, in the order of the gpc counters the renderer
 # writes into each `sr_<listener id>` table (render/protection.py `REASONS`; a test pins both).
@@ -54,6 +61,7 @@ class RuntimePathsOut(BaseModel):
     stats_socket: str
     server_state_file: str
     log_socket: str | None = None
+    tls_dir: str | None = None  # where ConfigApply.files go (None from older agents)
 
 
 class ApplianceInfo(BaseModel):
@@ -72,6 +80,21 @@ class ConfigApply(BaseModel):
     haproxy_cfg: str = Field(max_length=4_000_000)
     # "address:port" pairs that must accept TCP connections after the apply, else roll back.
     verify_listeners: list[str] = Field(default_factory=list, max_length=1000)
+    # File name -> text of every file the config names (written 0600 into the appliance's
+    # tls_dir before `haproxy -c`; others there are removed once the config is in force).
+    files: dict[str, str] = Field(default_factory=dict, max_length=MAX_TLS_FILES)
+
+    @field_validator("files")
+    @classmethod
+    def _bounded_names(cls, files: dict[str, str]) -> dict[str, str]:
+        for name, text in files.items():
+            if not re.fullmatch(TLS_FILE_PATTERN, name):
+                raise ValueError(f"invalid file name {name[:120]!r}")
+            if len(text) > MAX_TLS_FILE:
+                raise ValueError(f"file {name} is larger than {MAX_TLS_FILE} characters")
+        if sum(len(text) for text in files.values()) > MAX_TLS_TOTAL:
+            raise ValueError(f"files are larger than {MAX_TLS_TOTAL} characters together")
+        return files
 
 
 class ApplyResult(BaseModel):

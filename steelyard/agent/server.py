@@ -106,7 +106,7 @@ def create_agent_app(
         except ValueError as exc:
             raise HTTPException(422, f"verify_listeners: {exc}") from exc
         try:
-            return target.apply(body.generation, body.haproxy_cfg, verify)
+            return target.apply(body.generation, body.haproxy_cfg, verify, body.files)
         except ApplyFailed as exc:
             log.warning("%s: generation %d refused: %s", name, body.generation, exc)
             return JSONResponse(status_code=400, content=exc.error.model_dump(mode="json"))

@@ -6,15 +6,18 @@ key or cookie may hold, redirect URLs with an http(s) scheme), then Steelyard's 
 these values are written into the configuration:
 - keys are HTTP tokens without `#`, `$`, `%`, `'` and `,` (HAProxy reads them as comment,
   variable, format, quote and argument separator inside `req.hdr(...)`);
-- values are printable ASCII; a value may not start a line or hold a control character;
-- regexes must compile with Python's `re`, which is close to the PCRE2 that HAProxy uses, and
-  may not use the Python-only escapes and flags PCRE2 refuses (`\\u`, `\\U`, `\\N`, `(?a)`,
-  `(?u)`, `(?L)`). Remaining differences: Python refuses some valid PCRE (`\\p{L}`, `\\K`,
-  recursion), which is refused here too; a few escapes mean slightly different things
-  (`\\Z` also matches before a final newline in PCRE, `\\d` and `\\w` are ASCII-only there).
+- values are printable ASCII, never a control character;
+- regexes must compile with Python's `re` without a warning, which is close to the PCRE2 that
+  HAProxy uses, and may not use what HAProxy refuses although Python takes it (`\\u`, `\\U`,
+  `\\N{...}`, `(?a)`, `(?u)`, numbered back-references `\\1` and conditions `(?(1)...)`:
+  HAProxy compiles ACL regexes without numbered captures). Remaining differences: Python
+  refuses some valid PCRE (`\\p{L}`, `\\K`, `\\e`, recursion, POSIX classes `[[:alpha:]]`),
+  refused here too; a few escapes mean slightly different things (`\\Z` also matches before a
+  final newline in PCRE, `\\d` and `\\w` are ASCII-only there).
 """
 
 import re
+import warnings
 from enum import StrEnum
 from typing import Annotated, Self, TypeVar
 from urllib.parse import urlsplit
@@ -100,9 +103,12 @@ _HEADER_VALUE = re.compile(r"[\x21-\x7e]+|\"[\x20-\x7e]*\"")
 _COOKIE_VALUE = re.compile(r"[A-Za-z0-9!#$%&'()*+,\-./:<=>?@\[\]^_`{|}~]+")
 _DN_FIELD = re.compile(r"[a-zA-Z][A-Za-z0-9-]*")
 _PRINTABLE = re.compile(r"[\x20-\x7e]+")
-# Python accepts these, PCRE2 refuses them: \u, \U, \N escapes and the a, u, L flags. An even
-# number of backslashes before the letter is an escaped backslash, not an escape.
-_PCRE_REFUSES = re.compile(r"(?<!\\)(?:\\\\)*(?:\\[uUN]|\(\?[a-zA-Z-]*[auL])")
+# Python accepts these, HAProxy refuses them: the \u, \U and \N{name} escapes and the a, u,
+# L flags (PCRE2 has none of them), and numbered back-references and conditions (HAProxy
+# compiles ACL regexes without numbered captures: `(a)\1` is "reference to non-existent
+# subpattern"; named groups still work). An even number of backslashes before the letter is an
+# escaped backslash, not an escape.
+_HAPROXY_REFUSES = re.compile(r"(?<!\\)(?:\\\\)*(?:\\[uUN1-9]|\(\?[a-zA-Z-]*[auL]|\(\?\(<?[0-9])")
 # RFC 3986 URI characters; `%` only before two hex digits.
 _URI = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+")
 
@@ -110,14 +116,18 @@ _URI = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+")
 def check_regex(value: str) -> str:
     if not _PRINTABLE.fullmatch(value):
         raise ValueError("Invalid characters in regular expression")
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"Unable to parse regular expression: {exc}") from None
-    if _PCRE_REFUSES.search(value):
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"Unable to parse regular expression: {exc}") from None
+    if warned:  # e.g. "possible nested set": Python and PCRE2 would read it differently
+        raise ValueError(f"Unable to parse regular expression: {warned[0].message}")
+    if _HAPROXY_REFUSES.search(value):
         raise ValueError(
-            "Unable to parse regular expression: \\u, \\U, \\N and the a, u, L flags are "
-            "not supported by HAProxy's PCRE2"
+            "Unable to parse regular expression: \\u, \\U, \\N, the a, u and L flags and "
+            "numbered back-references are not supported by HAProxy"
         )
     return value
 
