@@ -1,5 +1,6 @@
 """The `steelyard` command."""
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,13 @@ console = Console()
 StateDir = Annotated[
     Path | None, typer.Option("--state-dir", help="database, PKI and appliance files")
 ]
+
+
+class VrrpTiming(StrEnum):
+    STEELYARD = "STEELYARD"  # VRRPv3, 100 ms adverts, HAProxy tracked by process events
+    OCTAVIA_DEFAULTS = "OCTAVIA_DEFAULTS"  # Octavia 19's: VRRPv2, 1 s adverts, check every 5 s
+
+
 Url = Annotated[str, typer.Option("--url", envvar="STEELYARD_URL", help="Steelyard API")]
 
 
@@ -51,6 +59,18 @@ def serve(
     policy_file: Annotated[
         Path | None, typer.Option(help="YAML policy (oslo.policy rules) over Octavia's defaults")
     ] = None,
+    heartbeat_interval: Annotated[
+        float, typer.Option(min=0.05, max=60, help="seconds between an appliance's heartbeats")
+    ] = 1.0,
+    heartbeat_timeout: Annotated[
+        float, typer.Option(min=0.2, max=600, help="silent this long: the appliance failed")
+    ] = 3.0,
+    spare_pool: Annotated[
+        int, typer.Option(min=0, max=100, help="ready spare appliances to keep (netns)")
+    ] = 0,
+    vrrp_timing: Annotated[
+        VrrpTiming, typer.Option(help="keepalived timing of ACTIVE_STANDBY pairs")
+    ] = VrrpTiming.STEELYARD,
 ) -> None:
     """Run the server in the foreground: API, reconciler, status observer, local agent."""
     from steelyard.api.policy import PolicyError
@@ -70,6 +90,10 @@ def serve(
                 default_topology=default_topology,
                 policy_file=policy_file,
                 heartbeat_listen=heartbeat_listen,
+                heartbeat_interval_s=heartbeat_interval,
+                heartbeat_timeout_s=heartbeat_timeout,
+                spare_pool=spare_pool,
+                vrrp_timing=vrrp_timing.value,
             )
         )
     except PolicyError as exc:

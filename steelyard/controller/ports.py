@@ -1,23 +1,42 @@
 """The capabilities a reconcile composes (Ironic-style small interfaces)."""
 
+from collections.abc import Sequence
 from typing import Protocol
 
-from steelyard.agent.contract import ApplianceInfo, ApplyResult, ListenerProtection, StatRow
+from steelyard.agent.contract import (
+    ApplianceInfo,
+    ApplyResult,
+    ListenerProtection,
+    StatRow,
+    VrrpRelease,
+)
 from steelyard.db.snapshot import VipNetwork
 
 
 class ApplianceAgent(Protocol):
     """What the controller asks of an appliance agent (implemented by agent.client)."""
 
-    def ensure_appliance(self, name: str, netns: str | None) -> ApplianceInfo: ...
+    def ensure_appliance(
+        self, name: str, netns: str | None = None, heartbeat_to: Sequence[str] = ()
+    ) -> ApplianceInfo: ...
 
     def get_appliance(self, name: str) -> ApplianceInfo | None: ...
 
     def delete_appliance(self, name: str) -> None: ...
 
     def apply_config(
-        self, name: str, generation: int, cfg: str, verify_listeners: list[str]
+        self,
+        name: str,
+        generation: int,
+        cfg: str,
+        verify_listeners: list[str],
+        *,
+        keepalived_cfg: str | None = None,
     ) -> ApplyResult: ...
+
+    def release_vrrp(self, name: str) -> VrrpRelease:
+        """A MASTER hands its VIPs to its peer and stays BACKUP (planned switchover)."""
+        ...
 
     def stats(self, name: str) -> list[StatRow]: ...
 

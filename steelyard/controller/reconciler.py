@@ -1,15 +1,21 @@
-"""reconcile(lb_id): observe (DB) -> render (pure) -> apply (idempotent) -> record.
+"""reconcile(lb_id): observe (DB) -> plan appliances -> render (pure) -> apply -> record.
 
 Each run reads the whole desired state, never the event that caused it, so coalesced or
 repeated runs are harmless. `applied_generation` is written last: a crash anywhere before it
 leaves the load balancer dirty, and the next run (here or on another controller) finishes.
+
+Appliances follow `controller.topology`: each pass removes the dead, hands a retiring MASTER's
+VIP over, adds appliances (from the spare pool when one is ready), configures every serving
+appliance (HAProxy, keepalived for ACTIVE_STANDBY, the ECMP route for ACTIVE_ACTIVE) and then
+removes the replaced. Rows are written before the data plane is touched, so a failover that a
+crash interrupts is finished by the next run.
 """
 
 import ipaddress
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -19,21 +25,52 @@ from sqlalchemy.orm import Session
 from steelyard.compute.base import ApplianceSlot, ComputeDriver, VipPlacement
 from steelyard.controller.naming import appliance_name
 from steelyard.controller.ports import ApplianceAgent, VipNetworks
+from steelyard.controller.topology import (
+    Current,
+    NewAppliance,
+    Pass,
+    appliance_count,
+    pick_host,
+    plan_pass,
+)
+from steelyard.db.appliances import (
+    add_appliance,
+    appliances_per_host,
+    claim_spare,
+    ensure_own_address,
+    ensure_router_address,
+    remove_appliance,
+    routed_vips,
+    set_placed,
+    set_serving,
+)
+from steelyard.db.events import record_event
 from steelyard.db.outcomes import (
     record_appliance_config,
     record_applied,
     record_deleted,
     record_failure,
-    upsert_appliance,
 )
-from steelyard.db.snapshot import LbSnapshot, load_snapshot
+from steelyard.db.snapshot import ApplianceRecord, LbSnapshot, appliance_records, load_snapshot
+from steelyard.model.enums import ApplianceRole as Role
+from steelyard.model.enums import ApplianceStatus as Status
+from steelyard.model.enums import Topology
 from steelyard.model.spec import LoadBalancerSpec, RenderSettings, RuntimePaths
+from steelyard.model.vrrp import KeepalivedPaths, VipAddress, VrrpProfile, VrrpRole, VrrpSpec
+from steelyard.network.ecmp import EcmpRouters
 from steelyard.render.haproxy import render_haproxy
+from steelyard.render.keepalived import render_keepalived
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["absent", "applied", "deleted", "failed"]
 FULL_ENSURE_EVERY_S = 30.0
+MAX_PASSES = 6  # an ACTIVE_STANDBY failover of both appliances takes three
+HANDOVER_WAIT_S = 3.0
+
+
+class UnsupportedTopology(RuntimeError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -43,6 +80,10 @@ class DataPlane:
     agent: ApplianceAgent
     host: str
     render_settings: Callable[[RuntimePaths], RenderSettings]  # deployment settings + paths
+    # Where an appliance on this VIP network sends its heartbeats ("ip:port").
+    heartbeat_to: Callable[[str | None], list[str]] = lambda gateway: []
+    router: EcmpRouters | None = None  # ACTIVE_ACTIVE needs one
+    vrrp_profile: VrrpProfile | None = None  # ACTIVE_STANDBY needs one
 
 
 @dataclass(frozen=True)
@@ -56,6 +97,8 @@ class Result:
 class _Placed:
     name: str
     paths: RuntimePaths
+    keepalived: KeepalivedPaths | None
+    own_address: str | None
     at: float  # monotonic time of the last full ensure
 
 
@@ -67,6 +110,12 @@ def verify_targets(spec: LoadBalancerSpec) -> list[str]:
     if not spec.admin_state_up:
         return []
     return [f"{host}:{li.protocol_port}" for li in spec.listeners if li.admin_state_up]
+
+
+def vrrp_router_id(lb_id: str) -> int:
+    """1..255 from the load balancer id (peers are unicast, so ids only need to differ between
+    the instances of one appliance, which has one)."""
+    return int(lb_id.replace("-", "")[:8], 16) % 255 + 1
 
 
 class Reconciler:
@@ -108,81 +157,276 @@ class Reconciler:
         )
         return result
 
-    def _slot(self, snap: LbSnapshot, slot: int, bridge: str | None) -> ApplianceSlot:
-        net = snap.network
-        return ApplianceSlot(
-            name=appliance_name(snap.spec.id, slot),
-            vip=VipPlacement(
-                address=snap.spec.vip_address,
-                prefixlen=ipaddress.ip_network(net.cidr).prefixlen,
-                bridge=bridge,
-                gateway=net.gateway_ip,
-            ),
-        )
+    # -- the passes -------------------------------------------------------------------------
 
-    def _place(self, lb_id: str, snap: LbSnapshot) -> _Placed:
-        """Network, namespace, appliance row and agent appliance, all ensured; the result is
+    def _apply(self, lb_id: str, snap: LbSnapshot) -> Result:
+        topology = Topology(snap.topology)
+        if topology is not Topology.SINGLE and self._plane.compute.name != "netns":
+            raise UnsupportedTopology(
+                f"{topology.value} needs the netns compute driver "
+                f"(this server runs {self._plane.compute.name})"
+            )
+        count = appliance_count(topology, snap.appliance_count)
+        appliances = snap.appliances
+        actions: list[str] = []
+        for _ in range(MAX_PASSES):
+            plan = plan_pass(topology, count, self._current(topology, appliances))
+            actions.append(self._run_pass(lb_id, snap, topology, plan))
+            if not plan.changes_appliances:
+                break
+            with self._read_sessions() as session:
+                appliances = appliance_records(session, lb_id)
+        else:
+            raise RuntimeError(f"appliances did not settle in {MAX_PASSES} passes")
+        with self._sessions() as session:
+            record_applied(session, lb_id, snap.generation, snap.doomed, self._clock())
+            session.commit()
+        return Result("applied", ", ".join(actions))
+
+    def _current(self, topology: Topology, records: Sequence[ApplianceRecord]) -> list[Current]:
+        """Appliances as the planner sees them; for ACTIVE_STANDBY with the VRRP state each
+        appliance's keepalived reports now (the database may lag by a heartbeat)."""
+        currents = []
+        for record in records:
+            role = Role(record.role) if record.role in Role.__members__ else Role.STANDALONE
+            if topology is Topology.ACTIVE_STANDBY and record.status != Status.FAILED:
+                reported = self._vrrp_state(record.name)
+                if reported in (Role.MASTER, Role.BACKUP):
+                    role = Role(reported)
+            status = Status(record.status) if record.status in Status.__members__ else Status.FAILED
+            currents.append(Current(record.name, record.slot, status, role, record.host))
+        return currents
+
+    def _vrrp_state(self, name: str) -> str | None:
+        try:
+            info = self._plane.agent.get_appliance(name)
+        except Exception:  # unreachable: the planner goes by the database
+            return None
+        return info.vrrp_state if info is not None else None
+
+    def _run_pass(self, lb_id: str, snap: LbSnapshot, topology: Topology, plan: Pass) -> str:
+        if plan.remove_first and topology is Topology.ACTIVE_ACTIVE:
+            # Take the dead out of the route before anything else: their flows move now.
+            self._route(snap, [n for n in plan.roles])
+        for name in plan.remove_first:
+            self._remove(lb_id, name, "failed")
+        if plan.handover is not None:
+            master = next((n for n, r in plan.roles.items() if r is Role.MASTER), None)
+            self._handover(plan.handover, master)
+        roles = dict(plan.roles)
+        for new in plan.add:
+            roles[self._add(lb_id, snap, new)] = new.role
+        action = self._configure(lb_id, snap, topology, roles)
+        if topology is Topology.ACTIVE_ACTIVE:
+            self._route(snap, list(roles))
+        for name in plan.remove_after:
+            self._remove(lb_id, name, "replaced")
+        with self._sessions() as session:
+            set_serving(session, roles, {n: r.value for n, r in roles.items()})
+            session.commit()
+        return action
+
+    def _add(self, lb_id: str, snap: LbSnapshot, new: NewAppliance) -> str:
+        """A row for the new appliance: a spare from the pool, else one to build."""
+        now = self._clock()
+        with self._sessions() as session:
+            spare = claim_spare(
+                session, lb_id, new.slot, new.role.value, snap.availability_zone, now
+            )
+            if spare is not None:
+                name = spare.name
+            else:
+                name = appliance_name(lb_id, new.slot)
+                host = pick_host([self._plane.host], new.avoid_hosts, appliances_per_host(session))
+                add_appliance(
+                    session,
+                    new_id=str(uuid.uuid4()),
+                    name=name,
+                    lb_id=lb_id,
+                    slot=new.slot,
+                    role=new.role.value,
+                    host=host,
+                    compute_driver=self._plane.compute.name,
+                    zone=snap.availability_zone,
+                    now=now,
+                )
+            session.commit()
+        log.info(
+            "load balancer %s: appliance %s %s",
+            lb_id,
+            name,
+            "from the spare pool" if spare else "built",
+        )
+        return name
+
+    def _configure(
+        self, lb_id: str, snap: LbSnapshot, topology: Topology, roles: dict[str, Role]
+    ) -> str:
+        placed = {name: self._place(lb_id, snap, topology, name) for name in roles}
+        # The MASTER (or the only appliance) first: it is the one carrying traffic.
+        order = sorted(roles, key=lambda n: (roles[n] is not Role.MASTER, n))
+        actions = []
+        for name in order:
+            place = placed[name]
+            try:
+                settings = self._plane.render_settings(place.paths)
+                if self._plane.compute.name == "netns":
+                    # Own loopback per appliance: stick tables survive reloads through a local
+                    # peer (the agent runs HAProxy with `-L <name>`). Appliances of the process
+                    # driver share the host's loopback, so they cannot all listen on the peer port.
+                    settings = replace(settings, local_peer=name)
+                cfg = render_haproxy(snap.spec, settings)
+                keepalived = None
+                if topology is Topology.ACTIVE_STANDBY:
+                    keepalived = self._keepalived(lb_id, snap, name, roles, placed)
+                # A BACKUP does not hold the VIP, so nothing local answers on it to verify.
+                verify = [] if roles[name] is Role.BACKUP else verify_targets(snap.spec)
+                applied = self._plane.agent.apply_config(
+                    name, snap.generation, cfg, verify, keepalived_cfg=keepalived
+                )
+            except Exception:
+                self._placed.pop(name, None)  # check everything again next time
+                raise
+            with self._sessions() as session:
+                record_appliance_config(
+                    session, name, snap.generation, applied.config_sha256, self._clock()
+                )
+                session.commit()
+            actions.append(applied.action)
+        return "/".join(actions)
+
+    def _keepalived(
+        self,
+        lb_id: str,
+        snap: LbSnapshot,
+        name: str,
+        roles: dict[str, Role],
+        placed: dict[str, _Placed],
+    ) -> str:
+        profile = self._plane.vrrp_profile
+        own, paths = placed[name].own_address, placed[name].keepalived
+        if profile is None or own is None or paths is None:
+            raise UnsupportedTopology(
+                "ACTIVE_STANDBY needs a VRRP profile, own addresses and an agent with keepalived"
+            )
+        spec = VrrpSpec(
+            router_id=vrrp_router_id(lb_id),
+            interface="eth0",
+            role=VrrpRole.MASTER if roles[name] is Role.MASTER else VrrpRole.BACKUP,
+            unicast_src_ip=own,
+            unicast_peers=tuple(
+                p.own_address for n, p in sorted(placed.items()) if n != name and p.own_address
+            ),
+            vips=(
+                VipAddress(
+                    snap.spec.vip_address, ipaddress.ip_network(snap.network.cidr).prefixlen
+                ),
+            ),
+            profile=profile,
+            paths=paths,
+        )
+        return render_keepalived(spec)
+
+    def _place(self, lb_id: str, snap: LbSnapshot, topology: Topology, name: str) -> _Placed:
+        """Network, namespace, own address and agent appliance, all ensured; the result is
         remembered so that a member change does not pay for it again (FULL_ENSURE_EVERY_S
         re-checks everything, as does a resync or any failure)."""
-        name = appliance_name(snap.spec.id, 0)
         known = self._placed.get(name)
         fresh = known is not None and time.monotonic() - known.at < FULL_ENSURE_EVERY_S
         if known is not None and fresh and snap.applied_generation > 0:
             return known
         plane = self._plane
-        slot = self._slot(snap, 0, plane.networks.ensure(snap.network))
-        placed = plane.compute.ensure(slot)
+        own: str | None = None
+        if topology is not Topology.SINGLE:
+            with self._sessions() as session:
+                own = ensure_own_address(session, name)
+                session.commit()
+        net = snap.network
+        vip = snap.spec.vip_address
+        placement = VipPlacement(
+            address=own or vip,
+            prefixlen=ipaddress.ip_network(net.cidr).prefixlen,
+            bridge=plane.networks.ensure(net),
+            gateway=net.gateway_ip,
+            loopback_vips=(vip,) if topology is Topology.ACTIVE_ACTIVE else (),
+        )
+        where = plane.compute.ensure(ApplianceSlot(name=name, vip=placement))
         with self._sessions() as session:
-            upsert_appliance(
-                session,
-                lb_id=lb_id,
-                name=slot.name,
-                slot=0,
-                compute_driver=plane.compute.name,
-                netns=placed.netns,
-                host=plane.host,
-                vip_address=slot.vip.address,
-                now=self._clock(),
-                new_id=str(uuid.uuid4()),
-            )
+            set_placed(session, name, where.netns, vip, self._clock())
             session.commit()
-        info = plane.agent.ensure_appliance(slot.name, placed.netns)
+        info = plane.agent.ensure_appliance(
+            name, where.netns, heartbeat_to=plane.heartbeat_to(net.gateway_ip)
+        )
         paths = RuntimePaths(
             stats_socket=info.paths.stats_socket,
             server_state_file=info.paths.server_state_file,
             log_socket=info.paths.log_socket,
         )
-        self._placed[name] = _Placed(name, paths, time.monotonic())
+        self._placed[name] = _Placed(name, paths, info.paths.keepalived, own, time.monotonic())
         return self._placed[name]
 
-    def _apply(self, lb_id: str, snap: LbSnapshot) -> Result:
-        plane = self._plane
-        name = appliance_name(snap.spec.id, 0)
-        try:
-            placed = self._place(lb_id, snap)
-            settings = plane.render_settings(placed.paths)
-            if plane.compute.name == "netns":
-                # Own loopback per appliance: stick tables survive reloads through a local peer
-                # (the agent runs HAProxy with `-L <name>`). Appliances of the process driver
-                # share the host's loopback, so they cannot all listen on the peer port.
-                settings = replace(settings, local_peer=name)
-            cfg = render_haproxy(snap.spec, settings)
-            applied = plane.agent.apply_config(
-                name, snap.generation, cfg, verify_targets(snap.spec)
-            )
-        except Exception:
-            self._placed.pop(name, None)  # check everything again next time
-            raise
+    def _route(self, snap: LbSnapshot, serving: list[str]) -> None:
+        """ACTIVE_ACTIVE: the network's router sends the VIP's flows to the serving appliances
+        (resilient nexthop group: adding or removing one moves only that one's flows)."""
+        router = self._plane.router
+        if router is None:
+            raise UnsupportedTopology("ACTIVE_ACTIVE needs an ECMP router on this host")
+        net = snap.network
         with self._sessions() as session:
-            now = self._clock()
-            record_appliance_config(session, name, snap.generation, applied.config_sha256, now)
-            record_applied(session, lb_id, snap.generation, snap.doomed, now)
+            router_ip = ensure_router_address(session, snap.vip_subnet_id)
             session.commit()
-        return Result("applied", applied.action)
+            records = {r.name: r for r in appliance_records(session, snap.spec.id)}
+        bridge = self._plane.networks.ensure(net)
+        if bridge is None:
+            raise UnsupportedTopology("ACTIVE_ACTIVE needs a bridged VIP network")
+        rebuilt = router.ensure_router(
+            net.network_id, router_ip, ipaddress.ip_network(net.cidr).prefixlen, bridge
+        )
+        if rebuilt:  # the routes of the network's other VIPs went with the old links
+            with self._read_sessions() as session:
+                others = routed_vips(session, net.network_id)
+            for vip, addresses in others.items():
+                if vip != snap.spec.vip_address:
+                    router.ensure_vip(net.network_id, vip, addresses)
+        hops = [r.own_address for n in serving if (r := records.get(n)) and r.own_address]
+        router.ensure_vip(net.network_id, snap.spec.vip_address, hops)
+
+    def _handover(self, old_master: str, new_master: str | None) -> None:
+        """A planned switchover: the MASTER steps down (keepalived sends priority 0) and the
+        BACKUP takes the VIP in about one advert interval."""
+        self._plane.agent.release_vrrp(old_master)
+        if new_master is None:
+            return
+        deadline = time.monotonic() + HANDOVER_WAIT_S
+        while time.monotonic() < deadline:
+            if self._vrrp_state(new_master) == Role.MASTER:
+                return
+            time.sleep(0.02)
+        log.warning("%s did not report MASTER %.1f s after %s stepped down", new_master,
+                    HANDOVER_WAIT_S, old_master)  # fmt: skip
+
+    def _remove(self, lb_id: str, name: str, why: str) -> None:
+        self._placed.pop(name, None)
+        self._plane.agent.delete_appliance(name)
+        self._plane.compute.delete(name)
+        now = self._clock()
+        with self._sessions() as session:
+            remove_appliance(session, name)
+            record_event(
+                session,
+                type="appliance.removed",
+                severity="info",
+                message=f"appliance {name} of load balancer {lb_id} removed ({why})",
+                loadbalancer_id=lb_id,
+                details={"appliance": name, "reason": why},
+                now=now,
+            )
+            session.commit()
 
     def _teardown(self, lb_id: str, snap: LbSnapshot) -> Result:
-        names = {a.name for a in snap.appliances} | {appliance_name(snap.spec.id, 0)}
-        for name in sorted(names):
+        if Topology(snap.topology) is Topology.ACTIVE_ACTIVE and self._plane.router is not None:
+            self._plane.router.remove_vip(snap.network.network_id, snap.spec.vip_address)
+        for name in sorted(a.name for a in snap.appliances):
             self._placed.pop(name, None)
             self._plane.agent.delete_appliance(name)
             self._plane.compute.delete(name)

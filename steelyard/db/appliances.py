@@ -237,3 +237,27 @@ def _failover_bookkeeping(
         details={"appliances": names, "reason": reason},
         now=now,
     )
+
+
+def routed_vips(session: Session, network_id: str) -> dict[str, list[str]]:
+    """The ACTIVE_ACTIVE VIPs of a network, each with its serving appliances' own addresses
+    (what the network's router must route after it was rebuilt)."""
+    lbs = session.scalars(
+        select(m.LoadBalancer).where(
+            m.LoadBalancer.vip_network_id == network_id,
+            m.LoadBalancer.topology == "ACTIVE_ACTIVE",
+            m.LoadBalancer.deleting.is_(False),
+        )
+    ).all()
+    routed: dict[str, list[str]] = {}
+    for lb in lbs:
+        own = session.scalars(
+            select(m.Appliance.vrrp_ip).where(
+                m.Appliance.loadbalancer_id == lb.id,
+                m.Appliance.status.in_((ALLOCATED, RETIRING)),
+                m.Appliance.applied_generation > 0,
+                m.Appliance.vrrp_ip.is_not(None),
+            )
+        )
+        routed[lb.vip_address] = [a for a in own if a]
+    return routed

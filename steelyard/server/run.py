@@ -26,14 +26,17 @@ from steelyard.compute.netns import NetnsDriver
 from steelyard.compute.process import ProcessDriver
 from steelyard.controller.observer import StatusObserver
 from steelyard.controller.reconciler import DataPlane, Reconciler
+from steelyard.controller.spares import SparePool
 from steelyard.controller.workers import ControllerWorkers
 from steelyard.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker, sqlite_url
 from steelyard.db.leases import new_owner_id
 from steelyard.db.migrate import upgrade
 from steelyard.db.networks import ensure_default_network
-from steelyard.db.snapshot import vip_network_named
+from steelyard.db.snapshot import VipNetwork, vip_network_named
 from steelyard.health.manager import HealthManager
 from steelyard.model.spec import RenderSettings, RuntimePaths
+from steelyard.model.vrrp import PROFILES
+from steelyard.network.ecmp import EcmpRouters
 from steelyard.network.names import NameScheme
 from steelyard.server.heartbeat import (
     ensure_heartbeat_key,
@@ -73,8 +76,11 @@ class Running:
     workers: ControllerWorkers
     observer: StatusObserver
     health: HealthManager
+    spares: SparePool | None
 
     def stop(self) -> None:
+        if self.spares is not None:
+            self.spares.stop()
         self.health.stop()
         self.observer.stop()
         self.workers.stop()
@@ -151,6 +157,9 @@ def start_control_plane(settings: ServerSettings) -> Running:
         host=socket.gethostname(),
         render_settings=render_settings,
         heartbeat_to=lambda gateway: heartbeat_targets(gateway, heartbeat_port),
+        # ACTIVE_STANDBY and ACTIVE_ACTIVE need namespaces (own links, own addresses).
+        router=EcmpRouters(settings.prefix) if settings.driver == "netns" else None,
+        vrrp_profile=PROFILES[settings.vrrp_timing] if settings.driver == "netns" else None,
     )
     reconciler = Reconciler(sessions, plane, utcnow, read_sessions)
     workers = ControllerWorkers(
@@ -162,7 +171,16 @@ def start_control_plane(settings: ServerSettings) -> Running:
     )
     observer.start()
     health.start()
-    return Running(sessions, read_sessions, agent_process, agent, workers, observer, health)
+    spares = None
+    if settings.spare_pool > 0 and settings.driver == "netns":
+
+        def spare_network() -> VipNetwork | None:
+            with read_sessions() as session:
+                return vip_network_named(session, settings.default_network)
+
+        spares = SparePool(sessions, plane, utcnow, spare_network, size=settings.spare_pool)
+        spares.start()
+    return Running(sessions, read_sessions, agent_process, agent, workers, observer, health, spares)
 
 
 def serve(settings: ServerSettings) -> None:

@@ -59,6 +59,9 @@ class ServerSettings:
     haproxy_threads: int | None = None  # None: one per CPU, at most 4
     policy_file: Path | None = None  # YAML rules over Octavia's default policy
     default_topology: Topology = Topology.SINGLE  # for load balancers whose flavor names none
+    spare_pool: int = 0  # ready spare appliances kept (netns driver)
+    # keepalived timing of ACTIVE_STANDBY pairs: STEELYARD, or OCTAVIA_DEFAULTS (for comparison)
+    vrrp_timing: str = "STEELYARD"
 
     @property
     def effective_haproxy_threads(self) -> int:
