@@ -45,10 +45,15 @@ class ApplianceFlavor(Body):
         ),
     )
     haproxy_threads: Annotated[int, Field(ge=1, le=64)] | None = Field(
-        None, description="HAProxy threads per appliance, 1 to 64 (default: the server's)."
+        None,
+        description=(
+            "HAProxy threads per appliance, 1 to 64 (validated; the server's --haproxy-threads "
+            "applies for now)."
+        ),
     )
     compute_flavor: Text | None = Field(
-        None, description="The compute size of the appliances (recorded for compute drivers)."
+        None,
+        description="The compute size of the appliances (validated; no compute driver uses it yet).",
     )
 
     @model_validator(mode="after")
