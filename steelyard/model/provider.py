@@ -53,7 +53,7 @@ class ApplianceFlavor(Body):
     )
     compute_flavor: Text | None = Field(
         None,
-        description="The compute size of the appliances (validated; no compute driver uses it yet).",
+        description="The appliances' compute size (validated; no compute driver uses it yet).",
     )
 
     @model_validator(mode="after")
