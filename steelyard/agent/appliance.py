@@ -18,9 +18,9 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from steelyard.agent.contract import (
     ApplianceInfo,
@@ -28,8 +28,15 @@ from steelyard.agent.contract import (
     ApplyResult,
     RuntimePathsOut,
     StatRow,
+    VrrpRelease,
 )
 from steelyard.agent.haproxy_process import HAProxyError, HAProxyProcess
+from steelyard.agent.keepalived_process import (
+    KeepalivedAction,
+    KeepalivedError,
+    KeepalivedProcess,
+    keepalived_paths,
+)
 from steelyard.agent.layout import (
     ApplianceLayout,
     Applied,
@@ -47,6 +54,7 @@ from steelyard.render.runtime_diff import runtime_commands
 log = logging.getLogger("steelyard.agent")
 
 Action = Literal["unchanged", "runtime", "started", "reloaded"]
+T = TypeVar("T")
 _CLI_ATTEMPTS = 50  # x 20 ms: how long a live master may stay silent before it is restarted
 
 
@@ -89,10 +97,17 @@ def sha256(text: str) -> str:
 
 
 class Appliance:
-    def __init__(self, name: str, layout: ApplianceLayout, process: HAProxyProcess) -> None:
+    def __init__(
+        self,
+        name: str,
+        layout: ApplianceLayout,
+        process: HAProxyProcess,
+        keepalived: KeepalivedProcess,
+    ) -> None:
         self.name = name
         self.layout = layout
         self.process = process
+        self.keepalived = keepalived
         self.runtime = RuntimeApi(layout.stats_socket)
         self.lock = threading.RLock()  # reentrant: `apply` holds it around `_apply`
         self.deleted = False
@@ -111,12 +126,15 @@ class Appliance:
                 stats_socket=str(self.layout.stats_socket),
                 server_state_file=str(self.layout.server_state),
                 tls_dir=str(self.layout.tls_dir),
+                keepalived=keepalived_paths(self.layout),
             ),
             running=procs is not None and bool(procs.workers),
             generation=applied.generation if applied else None,
             config_sha256=applied.config_sha256 if applied else None,
             master_pid=procs.master_pid if procs else self.process.master_pid(),
             worker_pids=list(procs.workers) if procs else [],
+            vrrp_state=self.keepalived.vrrp_state(),
+            keepalived_pid=self.keepalived.pid(),
         )
 
     def stats(self) -> list[StatRow]:
@@ -133,14 +151,69 @@ class Appliance:
         cfg: str,
         verify: Sequence[tuple[str, int]],
         files: Mapping[str, str] | None = None,
+        keepalived_cfg: str | None = None,
     ) -> ApplyResult:
         """Apply `cfg` with the files it names (tls_files.installed: written before the
-        checks, put back when the apply fails, the unnamed ones removed when it succeeds)."""
+        checks, put back when the apply fails, the unnamed ones removed when it succeeds).
+
+        Then keepalived: started, reloaded or stopped (`keepalived_cfg` None) after HAProxy, so
+        that a standby serves before it can become MASTER. A keepalived config that `keepalived
+        -t` rejects is refused before anything changes."""
         with self.lock:
             if self.deleted:
                 raise ApplianceGone(self.name)
+            candidate = self._keepalived_step("validate", self.keepalived.check, keepalived_cfg)
             with installed(self.layout.tls_dir, files or {}):
-                return self._apply(generation, cfg, verify)
+                result = self._apply(generation, cfg, verify)
+            action: KeepalivedAction = self._keepalived_step(
+                "start", lambda cfg: self.keepalived.apply(cfg, candidate), keepalived_cfg
+            )
+            return result.model_copy(update={"keepalived_action": action})
+
+    def release_vrrp(self) -> VrrpRelease:
+        """Hand the VIP over: a MASTER's keepalived is stopped (a priority-0 advert; the peer
+        takes over after its skew time) and started again with the same config, in which it is
+        BACKUP with `nopreempt`: it stays BACKUP while the peer advertises, and takes the VIP
+        back only if the peer goes silent. Not MASTER: nothing to do."""
+        start = time.perf_counter()
+        with self.lock:
+            if self.deleted:
+                raise ApplianceGone(self.name)
+            previous = self.keepalived.vrrp_state()
+            if self.keepalived.pid() is None:
+                raise NotRunning(f"{self.name}: keepalived is not running")
+            released = previous == "MASTER"
+            if released:
+                self.keepalived.stop()
+                try:
+                    self.keepalived.start()
+                except KeepalivedError as exc:
+                    raise NotRunning(f"{self.name}: keepalived did not start again: {exc}") from exc
+                log.info("%s: VRRP released (was %s)", self.name, previous)
+            return VrrpRelease(
+                released=released,
+                previous_state=previous,
+                vrrp_state=self.keepalived.wait_for_state(),
+                keepalived_pid=self.keepalived.pid(),
+                duration_ms=round((time.perf_counter() - start) * 1000, 3),
+            )
+
+    def _keepalived_step(
+        self, stage: Literal["validate", "start"], step: Callable[[str | None], T], cfg: str | None
+    ) -> T:
+        try:
+            return step(cfg)
+        except KeepalivedError as exc:
+            log.warning("%s: keepalived %s failed: %s", self.name, stage, exc)
+            raise ApplyFailed(
+                ApplyError(
+                    error=str(exc),
+                    output=exc.output,
+                    rolled_back=False,
+                    stage=stage,
+                    component="keepalived",
+                )
+            ) from exc
 
     def _apply(self, generation: int, cfg: str, verify: Sequence[tuple[str, int]]) -> ApplyResult:
         timer = _Timer()
@@ -179,9 +252,11 @@ class Appliance:
             return self._done(action, generation, digest, [], timer)
 
     def destroy(self) -> None:
-        """Stop HAProxy and remove every file of the appliance. Caller holds no lock."""
+        """Stop keepalived (the VIP moves to a peer at once), then HAProxy, and remove every
+        file of the appliance. Caller holds no lock."""
         with self.lock:
             self.deleted = True
+            self.keepalived.stop()
             self.process.stop()
             shutil.rmtree(self.layout.root, ignore_errors=True)
 

@@ -26,6 +26,7 @@ from steelyard.agent.contract import (
     ListenerProtection,
     ProtectionStats,
     StatRow,
+    VrrpRelease,
 )
 from steelyard.agent.layout import valid_name
 
@@ -94,13 +95,16 @@ class AgentClient:
         verify_listeners: list[str] | None = None,
         *,
         files: dict[str, str] | None = None,
+        keepalived_cfg: str | None = None,
     ) -> ApplyResult:
-        """`files`: name -> text of the TLS files `cfg` names (see ConfigApply)."""
+        """`files`: name -> text of the TLS files `cfg` names (see ConfigApply).
+        `keepalived_cfg`: the appliance's keepalived.conf; None stops a keepalived that runs."""
         body = ConfigApply(
             generation=generation,
             haproxy_cfg=cfg,
             verify_listeners=verify_listeners or [],
             files=files or {},
+            keepalived_cfg=keepalived_cfg,
         )
         response = self._request("PUT", _path(name) + "/config", json=body.model_dump())
         if response.status_code == 400:
@@ -117,6 +121,11 @@ class AgentClient:
         """Rejections, tracked and top sources of each protected listener (409: not running)."""
         body = self._json("GET", _path(name) + "/protection")
         return ProtectionStats.model_validate(body).listeners
+
+    def release_vrrp(self, name: str) -> VrrpRelease:
+        """A planned switchover: a MASTER hands its VIPs to its peer and stays BACKUP
+        (`released` False: it was not MASTER). 409 (AgentError) when keepalived is not running."""
+        return VrrpRelease.model_validate(self._json("POST", _path(name) + "/vrrp/release"))
 
     def close(self) -> None:
         self._http.close()

@@ -9,6 +9,9 @@
                                                 (the previous config keeps serving)
   GET    /v1/appliances/{name}/stats            -> list[StatRow]
   GET    /v1/appliances/{name}/protection       -> ProtectionStats (409 when not running)
+  POST   /v1/appliances/{name}/vrrp/release     -> VrrpRelease: a MASTER hands its VIPs over
+                                                and stays BACKUP (409 when keepalived is
+                                                not running)
 
 Appliance names match `NAME_PATTERN`; anything else is a 400.
 """
@@ -20,6 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from steelyard.agent.netns import parse_address
+from steelyard.model.vrrp import KeepalivedPaths
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
 # Files a config names (TLS certificates and keys, CAs, CRLs, crt-lists): a bare name, never a
@@ -62,6 +66,7 @@ class RuntimePathsOut(BaseModel):
     server_state_file: str
     log_socket: str | None = None
     tls_dir: str | None = None  # where ConfigApply.files go (None from older agents)
+    keepalived: KeepalivedPaths | None = None  # what a rendered keepalived.conf names
 
 
 class ApplianceInfo(BaseModel):
@@ -73,6 +78,9 @@ class ApplianceInfo(BaseModel):
     config_sha256: str | None
     master_pid: int | None
     worker_pids: list[int]
+    # keepalived's MASTER, BACKUP or FAULT while it runs, STOP once stopped; None: no keepalived.
+    vrrp_state: str | None = None
+    keepalived_pid: int | None = None
 
 
 class ConfigApply(BaseModel):
@@ -80,6 +88,9 @@ class ConfigApply(BaseModel):
     haproxy_cfg: str = Field(max_length=4_000_000)
     # "address:port" pairs that must accept TCP connections after the apply, else roll back.
     verify_listeners: list[str] = Field(default_factory=list, max_length=1000)
+    # keepalived.conf of an appliance that shares its VIPs by VRRP; None: no keepalived (one
+    # that runs is stopped). Applied after HAProxy, only when it changed.
+    keepalived_cfg: str | None = Field(default=None, max_length=200_000)
     # File name -> text of every file the config names (written 0600 into the appliance's
     # tls_dir before `haproxy -c`; others there are removed once the config is in force).
     files: dict[str, str] = Field(default_factory=dict, max_length=MAX_TLS_FILES)
@@ -103,14 +114,26 @@ class ApplyResult(BaseModel):
     config_sha256: str
     runtime_commands: list[str]
     duration_ms: float
+    keepalived_action: Literal["none", "unchanged", "started", "reloaded", "stopped"] = "none"
 
 
 class ApplyError(BaseModel):
     error: str
     output: str
     rolled_back: bool
-    # Which step failed: validate (haproxy -c), start, reload, or verify (listener check).
+    # Which step failed: validate (haproxy -c, keepalived -t), start, reload, or verify
+    # (listener check); of which program. A keepalived config is validated before anything
+    # changes; a keepalived that fails to start leaves HAProxy's new config in force.
     stage: Literal["validate", "start", "reload", "verify"] | None = None
+    component: Literal["haproxy", "keepalived"] = "haproxy"
+
+
+class VrrpRelease(BaseModel):
+    released: bool  # False: the appliance was not MASTER, nothing was done
+    previous_state: str | None
+    vrrp_state: str | None  # after the release: BACKUP (the peer holds the VIPs)
+    keepalived_pid: int | None
+    duration_ms: float
 
 
 class StatRow(BaseModel):

@@ -42,6 +42,7 @@ from steelyard.model.vrrp import KeepalivedPaths
 log = logging.getLogger("steelyard.agent")
 
 DEFAULT_BINARY = Path("/usr/sbin/keepalived")
+RUN_DIR = Path("/run/keepalived")  # with --namespace, keepalived keeps <dir>/<netns>/ there
 _POLL_S = 0.002
 KeepalivedAction = Literal["none", "unchanged", "started", "reloaded", "stopped"]
 
@@ -145,6 +146,17 @@ class KeepalivedProcess:
         if self.pid() is not None:
             return read_vrrp_state(self.layout)
         return "STOP" if self.layout.keepalived_cfg.exists() else None
+
+    def wait_for_state(self, timeout: float = 2.0) -> str | None:
+        """The state once a freshly started keepalived has reported one (BACKUP at once, in
+        practice), or whatever is known after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.vrrp_state()
+            if state not in ("STOP", None):
+                return state
+            time.sleep(_POLL_S)
+        return self.vrrp_state()
 
     def check(self, cfg: str | None) -> str | None:
         """Validate a candidate before anything changes: `keepalived -t` on `keepalived.conf.new`.
@@ -261,6 +273,10 @@ class KeepalivedProcess:
                 _signal(pid, signal.SIGKILL)
         for path in (self.layout.keepalived_pid, self.layout.keepalived_vrrp_pid):
             path.unlink(missing_ok=True)
+        if self.netns is not None:
+            # keepalived's own directory for the namespace; it removes it unless it was killed.
+            with contextlib.suppress(OSError):
+                (RUN_DIR / self.netns).rmdir()
         if pids or self.layout.vrrp_state.exists():
             write_text(self.layout.vrrp_state, "STOP\n")
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from steelyard.agent.appliance import Appliance
 from steelyard.agent.haproxy_process import DEFAULT_BINARY, HAProxyProcess
+from steelyard.agent.keepalived_process import KeepalivedProcess, link_haproxy_command
 from steelyard.agent.layout import (
     ApplianceLayout,
     ApplianceMeta,
@@ -68,7 +69,8 @@ class ApplianceRegistry:
                 return appliance
             layout = layout_for(self.state_dir, name)
             if appliance is not None:
-                if appliance.process.master_pid() is not None:
+                running = appliance.process.master_pid() or appliance.keepalived.pid()
+                if running is not None:
                     raise NetnsConflict(
                         f"appliance {name} runs in namespace {appliance.netns!r}, not {netns!r}"
                     )
@@ -101,8 +103,16 @@ class ApplianceRegistry:
         pid = appliance.process.master_pid()
         if pid is not None:
             log.info("%s: adopted running HAProxy (master pid %d)", name, pid)
+        keepalived = appliance.keepalived.pid()
+        if keepalived is not None:
+            log.info("%s: adopted running keepalived (pid %d)", name, keepalived)
 
     def _make(self, name: str, layout: ApplianceLayout, netns: str | None) -> Appliance:
+        # HAProxy starts as `<appliance dir>/haproxy`, the argv[0] keepalived tracks.
+        command = link_haproxy_command(layout, self.binary)
         return Appliance(
-            name, layout, HAProxyProcess(layout, netns, binary=self.binary, local_peer=name)
+            name,
+            layout,
+            HAProxyProcess(layout, netns, binary=command, local_peer=name),
+            KeepalivedProcess(layout, netns),
         )

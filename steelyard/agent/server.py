@@ -24,6 +24,7 @@ from steelyard.agent.contract import (
     ConfigApply,
     ProtectionStats,
     StatRow,
+    VrrpRelease,
 )
 from steelyard.agent.haproxy_process import DEFAULT_BINARY, haproxy_version
 from steelyard.agent.heartbeat import DEFAULT_INTERVAL_S, HeartbeatSender
@@ -106,7 +107,9 @@ def create_agent_app(
         except ValueError as exc:
             raise HTTPException(422, f"verify_listeners: {exc}") from exc
         try:
-            return target.apply(body.generation, body.haproxy_cfg, verify, body.files)
+            return target.apply(
+                body.generation, body.haproxy_cfg, verify, body.files, body.keepalived_cfg
+            )
         except ApplyFailed as exc:
             log.warning("%s: generation %d refused: %s", name, body.generation, exc)
             return JSONResponse(status_code=400, content=exc.error.model_dump(mode="json"))
@@ -131,9 +134,18 @@ def create_agent_app(
         except (OSError, RuntimeApiError) as exc:
             raise HTTPException(409, f"HAProxy's tables could not be read: {exc}") from exc
 
+    @app.post("/v1/appliances/{name}/vrrp/release")
+    def release_vrrp(name: str) -> VrrpRelease:
+        try:
+            return appliance(name).release_vrrp()
+        except NotRunning as exc:
+            raise HTTPException(409, str(exc)) from exc
+        except ApplianceGone as exc:
+            raise HTTPException(404, f"no appliance {name}") from exc
+
     # Anything else under /v1/appliances/ (a name with "/", "..", ...) is a bad name, not a
     # missing route: registered last, so that it only sees what the routes above did not take.
-    @app.api_route("/v1/appliances/{rest:path}", methods=["GET", "PUT", "DELETE"])
+    @app.api_route("/v1/appliances/{rest:path}", methods=["GET", "PUT", "POST", "DELETE"])
     def bad_name(rest: str) -> None:
         raise HTTPException(400, "invalid appliance name")
 

@@ -32,6 +32,7 @@ class ApplianceAgent(Protocol):
         verify_listeners: list[str],
         *,
         keepalived_cfg: str | None = None,
+        files: dict[str, str] | None = None,  # TLS files the config names (issue 6)
     ) -> ApplyResult: ...
 
     def release_vrrp(self, name: str) -> VrrpRelease:

@@ -53,6 +53,8 @@ def test_apply_sends_the_contract_body_and_parses_the_result() -> None:
         "generation": 4,
         "haproxy_cfg": "global\n",
         "verify_listeners": ["127.0.0.1:80"],
+        "files": {},
+        "keepalived_cfg": None,
     }
 
 
