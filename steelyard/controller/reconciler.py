@@ -16,6 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -51,14 +52,18 @@ from steelyard.db.outcomes import (
     record_deleted,
     record_failure,
 )
+from steelyard.db.secret_box import SecretBox
+from steelyard.db.secrets import load_materials
 from steelyard.db.snapshot import ApplianceRecord, LbSnapshot, appliance_records, load_snapshot
 from steelyard.model.enums import ApplianceRole as Role
 from steelyard.model.enums import ApplianceStatus as Status
 from steelyard.model.enums import Topology
+from steelyard.model.secret import SecretMaterial
 from steelyard.model.spec import LoadBalancerSpec, RenderSettings, RuntimePaths
 from steelyard.model.vrrp import KeepalivedPaths, VipAddress, VrrpProfile, VrrpRole, VrrpSpec
 from steelyard.network.ecmp import EcmpRouters
 from steelyard.render.haproxy import render_haproxy
+from steelyard.render.haproxy_tls import tls_files
 from steelyard.render.keepalived import render_keepalived
 
 log = logging.getLogger(__name__)
@@ -84,6 +89,8 @@ class DataPlane:
     heartbeat_to: Callable[[str | None], list[str]] = lambda gateway: []
     router: EcmpRouters | None = None  # ACTIVE_ACTIVE needs one
     vrrp_profile: VrrpProfile | None = None  # ACTIVE_STANDBY needs one
+    # TLS (issue 6): opens the secret store's secrets for the appliances that need them.
+    secret_box: SecretBox | None = None
 
 
 @dataclass(frozen=True)
@@ -172,8 +179,8 @@ class Reconciler:
         for _ in range(MAX_PASSES):
             plan = plan_pass(topology, count, self._current(topology, appliances))
             actions.append(self._run_pass(lb_id, snap, topology, plan))
-            if not plan.changes_appliances:
-                break
+            if not (plan.remove_first or plan.handover or plan.remove_after):
+                break  # added appliances serve once configured: nothing else to do
             with self._read_sessions() as session:
                 appliances = appliance_records(session, lb_id)
         else:
@@ -263,37 +270,60 @@ class Reconciler:
         self, lb_id: str, snap: LbSnapshot, topology: Topology, roles: dict[str, Role]
     ) -> str:
         placed = {name: self._place(lb_id, snap, topology, name) for name in roles}
-        # The MASTER (or the only appliance) first: it is the one carrying traffic.
-        order = sorted(roles, key=lambda n: (roles[n] is not Role.MASTER, n))
-        actions = []
-        for name in order:
-            place = placed[name]
-            try:
-                settings = self._plane.render_settings(place.paths)
-                if self._plane.compute.name == "netns":
-                    # Own loopback per appliance: stick tables survive reloads through a local
-                    # peer (the agent runs HAProxy with `-L <name>`). Appliances of the process
-                    # driver share the host's loopback, so they cannot all listen on the peer port.
-                    settings = replace(settings, local_peer=name)
-                cfg = render_haproxy(snap.spec, settings)
-                keepalived = None
-                if topology is Topology.ACTIVE_STANDBY:
-                    keepalived = self._keepalived(lb_id, snap, name, roles, placed)
-                # A BACKUP does not hold the VIP, so nothing local answers on it to verify.
-                verify = [] if roles[name] is Role.BACKUP else verify_targets(snap.spec)
-                applied = self._plane.agent.apply_config(
-                    name, snap.generation, cfg, verify, keepalived_cfg=keepalived
-                )
-            except Exception:
-                self._placed.pop(name, None)  # check everything again next time
-                raise
-            with self._sessions() as session:
-                record_appliance_config(
-                    session, name, snap.generation, applied.config_sha256, self._clock()
-                )
-                session.commit()
-            actions.append(applied.action)
-        return "/".join(actions)
+        # TLS (issue 6): the decrypted secrets the spec names, turned into each appliance's
+        # files below (tls_files: certificates, CAs, CRLs and crt-lists, by that appliance's path).
+        with self._read_sessions() as session:
+            materials = load_materials(session, snap.spec, self._plane.secret_box)
+        # Every appliance at once: each apply is mostly waiting for HAProxy processes.
+        names = sorted(roles, key=lambda n: (roles[n] is not Role.MASTER, n))
+        if len(names) == 1:
+            return self._configure_one(lb_id, snap, topology, names[0], roles, placed, materials)
+        with ThreadPoolExecutor(len(names), thread_name_prefix="apply") as pool:
+            futures = [
+                pool.submit(self._configure_one, lb_id, snap, topology, n, roles, placed, materials)
+                for n in names
+            ]
+            return "/".join(future.result() for future in futures)
+
+    def _configure_one(
+        self,
+        lb_id: str,
+        snap: LbSnapshot,
+        topology: Topology,
+        name: str,
+        roles: dict[str, Role],
+        placed: dict[str, _Placed],
+        materials: dict[str, SecretMaterial],
+    ) -> str:
+        place = placed[name]
+        try:
+            settings = self._plane.render_settings(place.paths)
+            if self._plane.compute.name == "netns":
+                # Own loopback per appliance: stick tables survive reloads through a local
+                # peer (the agent runs HAProxy with `-L <name>`). Appliances of the process
+                # driver share the host's loopback, so they cannot all listen on the peer port.
+                settings = replace(settings, local_peer=name)
+            cfg = render_haproxy(snap.spec, settings)
+            keepalived = None
+            if topology is Topology.ACTIVE_STANDBY:
+                keepalived = self._keepalived(lb_id, snap, name, roles, placed)
+            # keepalived puts the VIP on a pair's MASTER after HAProxy is in force, so
+            # nothing local answers on it yet to verify (the agent still checks workers).
+            standby = topology is Topology.ACTIVE_STANDBY
+            verify = [] if standby else verify_targets(snap.spec)
+            files = tls_files(snap.spec, materials, place.paths.tls_dir)  # TLS (issue 6)
+            applied = self._plane.agent.apply_config(
+                name, snap.generation, cfg, verify, keepalived_cfg=keepalived, files=files
+            )
+        except Exception:
+            self._placed.pop(name, None)  # check everything again next time
+            raise
+        with self._sessions() as session:
+            record_appliance_config(
+                session, name, snap.generation, applied.config_sha256, self._clock()
+            )
+            session.commit()
+        return applied.action
 
     def _keepalived(
         self,
@@ -361,6 +391,7 @@ class Reconciler:
             stats_socket=info.paths.stats_socket,
             server_state_file=info.paths.server_state_file,
             log_socket=info.paths.log_socket,
+            tls_dir=info.paths.tls_dir,  # TLS (issue 6): where the agent keeps the files
         )
         self._placed[name] = _Placed(name, paths, info.paths.keepalived, own, time.monotonic())
         return self._placed[name]
