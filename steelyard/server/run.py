@@ -32,6 +32,7 @@ from steelyard.db.engine import make_engine, make_read_sessionmaker, make_sessio
 from steelyard.db.leases import new_owner_id
 from steelyard.db.migrate import upgrade
 from steelyard.db.networks import ensure_default_network
+from steelyard.db.secret_box import KEY_FILE, SecretBox, load_or_create_key
 from steelyard.db.snapshot import VipNetwork, vip_network_named
 from steelyard.health.manager import HealthManager
 from steelyard.model.spec import RenderSettings, RuntimePaths
@@ -92,6 +93,12 @@ def _compute(settings: ServerSettings) -> ComputeDriver:
     if settings.driver == "netns":
         return NetnsDriver(settings.prefix)
     return ProcessDriver()
+
+
+def secrets_key(settings: ServerSettings) -> bytes:
+    """The secret store's key (STATE/secrets.key, made 0600 at first start): the API seals new
+    secrets with it, the reconciler opens them for the appliances."""
+    return load_or_create_key(settings.state_dir / KEY_FILE)
 
 
 def start_control_plane(settings: ServerSettings) -> Running:
@@ -160,6 +167,7 @@ def start_control_plane(settings: ServerSettings) -> Running:
         # ACTIVE_STANDBY and ACTIVE_ACTIVE need namespaces (own links, own addresses).
         router=EcmpRouters(settings.prefix) if settings.driver == "netns" else None,
         vrrp_profile=PROFILES[settings.vrrp_timing] if settings.driver == "netns" else None,
+        secret_box=SecretBox(secrets_key(settings)),  # TLS (issue 6)
     )
     reconciler = Reconciler(sessions, plane, utcnow, read_sessions)
     workers = ControllerWorkers(
@@ -198,6 +206,7 @@ def serve(settings: ServerSettings) -> None:
             default_network=settings.default_network,
             policy=policy,
             default_topology=settings.default_topology,
+            secrets_key=secrets_key(settings),  # TLS (issue 6): the secret store seals with it
         ),
         running.sessions,
         running.workers.kick,
