@@ -14,6 +14,7 @@ between successful new connections is printed (run with -s), never asserted: tim
 the machine.
 """
 
+import dataclasses
 import os
 import signal
 import time
@@ -25,7 +26,13 @@ import pytest
 from steelyard.agent.client import AgentClient
 from steelyard.compute.base import ApplianceSlot
 from steelyard.compute.netns import NetnsDriver
-from steelyard.model.vrrp import OCTAVIA_DEFAULTS, STEELYARD, VrrpProfile, VrrpRole
+from steelyard.model.vrrp import (
+    OCTAVIA_DEFAULTS,
+    STEELYARD,
+    ScriptTracking,
+    VrrpProfile,
+    VrrpRole,
+)
 from steelyard.network.iproute import ip
 from tests.integration.agent.helpers import ThreadedAgent
 from tests.integration.keepalived.pair import (
@@ -76,8 +83,20 @@ def backend(network_v4: VipNetwork) -> Iterator[BackendNamespace]:
         yield running
 
 
-@pytest.mark.parametrize("profile", [STEELYARD, OCTAVIA_DEFAULTS], ids=lambda p: p.name)
-@pytest.mark.parametrize("failure", list(FAILURES))
+# Steelyard's timing with the fastest check script keepalived allows (whole seconds), for the
+# comparison with process tracking when HAProxy dies.
+SCRIPT_1S = dataclasses.replace(
+    STEELYARD, name="STEELYARD_SCRIPT_1S", haproxy_tracking=ScriptTracking(1, fall=1, rise=1)
+)
+CASES = [
+    *((failure, profile) for failure in FAILURES for profile in (STEELYARD, OCTAVIA_DEFAULTS)),
+    ("haproxy_killed", SCRIPT_1S),
+]
+
+
+@pytest.mark.parametrize(
+    ("failure", "profile"), CASES, ids=[f"{failure}-{profile.name}" for failure, profile in CASES]
+)
 def test_vip_moves_to_the_backup(
     failure: str,
     profile: VrrpProfile,
