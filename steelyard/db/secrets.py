@@ -232,7 +232,8 @@ def _check_refs(
                     f"{attribute} needs a {kind.value} secret; {echo(ref)} is a {row.type}."
                 )
     if missing:
-        raise BadRequest(f"Could not retrieve certificate: {[echo(ref) for ref in missing]}")
+        # References passed the model's check (printable ASCII, 255 characters at most).
+        raise BadRequest(f"Could not retrieve certificate: {missing}")
 
 
 def listener_tls_columns(

@@ -126,10 +126,14 @@ class _Settings(BaseModel):
     alpn_protocols: list[str] | None = None
 
     def _settled(self, versions: tuple[str, ...], alpn: tuple[str, ...]) -> dict[str, Any]:
+        """Given values checked (an empty list is an error, as in Octavia), unset ones from
+        the defaults."""
+        given_versions = versions if self.tls_versions is None else self.tls_versions
+        given_alpn = alpn if self.alpn_protocols is None else self.alpn_protocols
         return {
-            "tls_versions": list(check_tls_versions(self.tls_versions or versions)),
+            "tls_versions": list(check_tls_versions(given_versions)),
             "tls_ciphers": self.tls_ciphers or DEFAULT_CIPHERS,
-            "alpn_protocols": list(check_alpn_protocols(self.alpn_protocols or alpn)),
+            "alpn_protocols": list(check_alpn_protocols(given_alpn)),
         }
 
 
