@@ -119,11 +119,12 @@ def vip_holders(found: list[dict[str, Any]], vip: str) -> list[str]:
     holders = []
     for amphora in found:
         shown = subprocess.run(
-            ["ip", "-n", amphora["compute_id"], "-j", "addr", "show", "dev", "eth0"],
+            ["ip", "-n", amphora["compute_id"], "-br", "addr", "show", "dev", "eth0"],
             capture_output=True,
             text=True,
             check=False,
         )
-        if shown.returncode == 0 and f'"{vip}"' in shown.stdout:
+        addresses = {word.split("/")[0] for word in shown.stdout.split()[2:]}
+        if shown.returncode == 0 and vip in addresses:
             holders.append(amphora["name"])
     return holders

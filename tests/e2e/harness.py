@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ class ServerHandle:
     log_path: Path
     extra_args: tuple[str, ...] = ()
     heartbeat_port: int = 0  # UDP, on every address; kept across restarts
+    clients: list[httpx.Client] = field(default_factory=list)  # closed when the server stops
 
     @property
     def member_host(self) -> str:
@@ -157,6 +158,8 @@ def running_server(
         wait_ready(handle)
         yield handle
     finally:
+        for client in handle.clients:
+            client.close()
         stop(handle)
         try:
             cleanup(handle)
