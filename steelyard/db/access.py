@@ -143,7 +143,7 @@ def new_row(parent: m.Provisioned, now: datetime, body: Any) -> dict[str, Any]:
         "provisioning_status": PENDING_CREATE,
         "operating_status": OperatingStatus.OFFLINE.value,
         "created_at": now,
-        "name": body.name or "",
+        "name": getattr(body, "name", None) or "",  # L7 rules have none
         "admin_state_up": body.admin_state_up,
         "tags": list(body.tags),
     }

@@ -269,7 +269,6 @@ def add_rule(
         value=body.value,
         invert=body.invert,
     )
-    row.name = ""  # Octavia's rules have no name
     session.add(row)
     return row
 

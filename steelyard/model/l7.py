@@ -33,10 +33,9 @@ from steelyard.model.fields import (
     DescribedOut,
     DescribedUpdate,
     IdRef,
-    NamedCreate,
-    NamedUpdate,
     Out,
     ProjectId,
+    Tags,
     Text,
     Timestamp,
     Uuid,
@@ -226,10 +225,11 @@ CONFLICTING_REDIRECTS = (
 )
 
 
-class RuleSingleCreate(NamedCreate):
-    """A rule as created alone or inside a policy. Octavia's rules have no name; it is
-    accepted (and ignored) for clients that send it."""
+class RuleSingleCreate(Body):
+    """A rule as created alone or inside a policy (Octavia's rules have no name)."""
 
+    admin_state_up: bool = True
+    tags: Tags = Field(default_factory=list)
     type: L7RuleType
     compare_type: L7CompareType
     key: Text | None = None
@@ -253,9 +253,11 @@ class RuleCreateRoot(Body):
     rule: RuleCreate
 
 
-class RuleUpdate(NamedUpdate):
+class RuleUpdate(Body):
     """Merged with the stored rule, then checked as a whole (as Octavia does)."""
 
+    admin_state_up: bool | None = None
+    tags: Tags | None = None
     type: L7RuleType | None = None
     compare_type: L7CompareType | None = None
     key: Text | None = None
