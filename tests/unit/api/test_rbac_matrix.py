@@ -28,6 +28,7 @@ from steelyard.db.apikeys import create_api_key
 from steelyard.db.appliances import add_appliance
 from steelyard.db.engine import make_engine, make_sessionmaker, sqlite_url
 from steelyard.db.networks import ensure_default_network
+from tests.support.certs import TestCA
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -56,6 +57,7 @@ FLAVORPROFILE = {"name": "fp", "provider_name": "appliance", "flavor_data": "{}"
 AZPROFILE = {"name": "azp", "provider_name": "appliance", "availability_zone_data": "{}"}
 MONITOR = {"type": "TCP", "delay": 5, "timeout": 3, "max_retries": 3}
 MEMBER = {"address": "192.0.2.11", "protocol_port": 80}
+SECRET = {"pem": TestCA().cert_pem}  # a CA secret: the quickest upload that is valid
 
 
 @dataclass
@@ -126,6 +128,9 @@ class World:
         body = {"network_id": self.network(), "cidr": f"198.19.{self.subnets}.0/24"}
         return self._post(self.admin, "/v2/steelyard/subnets", "subnet", body)
 
+    def secret(self) -> str:
+        return self._post(self.owner, "/v2/steelyard/secrets", "secret", SECRET)
+
     def amphora(self) -> str:
         lb, ident = self.lb(), str(uuid.uuid4())
         with self.sessions.begin() as session:
@@ -170,6 +175,7 @@ class World:
             "networks": ("ident", self.network),
             "subnets": ("ident", self.subnet),
             "amphorae": ("amphora_id", self.amphora),
+            "secrets": ("secret_id", self.secret),
             "quotas": ("project_id", lambda: OWNER),
             "providers": ("provider_name", lambda: "appliance"),
         }
@@ -194,6 +200,7 @@ FLAVORS, FPS = "/v2/lbaas/flavors", "/v2/lbaas/flavorprofiles"
 AZS, AZPS = "/v2/lbaas/availabilityzones", "/v2/lbaas/availabilityzoneprofiles"
 QUOTAS, PROVIDERS, AMPS = "/v2/lbaas/quotas", "/v2/lbaas/providers", "/v2/octavia/amphorae"
 NETS, SUBNETS, OP = "/v2/steelyard/networks", "/v2/steelyard/subnets", "/v2/operator"
+SECRETS = "/v2/steelyard/secrets"
 MEMBERS, RULES = POOLS + "/{pool_id}/members", L7P + "/{l7policy_id}/rules"
 
 
@@ -299,6 +306,7 @@ ROWS = [
     Row("GET", SUBNETS + "/{ident}", CATALOGUE),
     Row("DELETE", SUBNETS + "/{ident}", ADMIN_DELETE),
     *(Row("GET", path, CATALOGUE) for path in NEUTRON),  # the openstack CLI's look-ups
+    *_tenant(SECRETS, "secret_id", "secret", {"secret": SECRET}, {"name": "y"}, CREATE_ANY),
     # the operator API, amphorae and metrics: admins only
     Row("GET", OP + "/protection/defaults", ADMIN),
     Row("PUT", OP + "/protection/defaults", ADMIN, {"protection": {}}),
@@ -334,7 +342,7 @@ def world(
             "admin": create_api_key(session, OPS, "admin"),
             "stranger": create_api_key(session, STRANGER, "member"),
         }
-    app = create_app(ApiSettings(auth="keys"), sessions, lambda _: None)
+    app = create_app(ApiSettings(auth="keys", secrets_key=bytes(32)), sessions, lambda _: None)
     clients = {caller: TestClient(app) for caller in CALLERS}
     for caller, key in keys.items():
         clients[caller].headers["X-Auth-Token"] = key
