@@ -8,6 +8,7 @@ counters and breach events of protected listeners are read.
 """
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -21,10 +22,11 @@ from steelyard.agent.contract import ListenerProtection, StatRow
 from steelyard.controller.breach import BreachTracker
 from steelyard.controller.ports import ApplianceAgent
 from steelyard.controller.statuses import ListenerCounters, observe
+from steelyard.db.appliance_health import add_counters
 from steelyard.db.events import record_event
 from steelyard.db.operating import (
     CounterDelta,
-    add_listener_counters,
+    ObservedStatuses,
     add_rejections,
     observed_loadbalancers,
     request_resync,
@@ -89,49 +91,81 @@ def _fingerprint(heartbeat: Heartbeat) -> Hashable:
 
 
 class HeartbeatStatuses:
-    """Heartbeat rows into operating statuses and listener counters, in the caller's session.
+    """Heartbeat rows into operating statuses and listener counters.
 
     Counters are kept per (appliance, listener), so that the appliances of one load balancer
     add up: each adds what it gained since its last heartbeat (a drop means HAProxy reloaded and
     counts from zero), and open connections are the sum of each appliance's last report (for
-    ACTIVE_TTL_S). Statuses are computed from `status_source` only when its rows or config
-    generation changed, or every `refresh_s`: loading a load balancer's spec is the costly part.
+    ACTIVE_TTL_S). Gains are collected in memory and written for a load balancer at most every
+    `counters_every_s`, with the rows they update read in one query per call.
+
+    Statuses are computed from `status_source` only when its rows or config generation
+    changed, or every `refresh_s`: loading a load balancer's spec is the costly part. Specs
+    are read in a read-only session, so that the one write transaction per call (counters and
+    changed statuses) holds the database's write lock only for the writes.
     """
 
     def __init__(
-        self, refresh_s: float = 10.0, clock: Callable[[], float] = time.monotonic
+        self,
+        sessions: Callable[[], Session],
+        read_sessions: Callable[[], Session],
+        refresh_s: float = 60.0,
+        counters_every_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._sessions = sessions
+        self._read_sessions = read_sessions
         self._refresh_s = refresh_s
+        self._counters_every_s = counters_every_s
         self._clock = clock
         self._last: dict[tuple[str, str], ListenerCounters] = {}
         self._active: dict[tuple[str, str], dict[str, tuple[int, float]]] = {}
+        self._gained: dict[str, dict[str, CounterDelta]] = {}  # per load balancer, listener
+        self._written: dict[str, float] = {}  # when a load balancer's counters were written
         self._seen: dict[str, tuple[Hashable, float]] = {}
 
-    def __call__(self, session: Session, reports: Sequence[ApplianceReport], now: datetime) -> None:
+    def __call__(self, reports: Sequence[ApplianceReport], now: datetime) -> None:
         by_lb: dict[str, list[Heartbeat]] = {}
         for report in reports:
             by_lb.setdefault(report.loadbalancer_id, []).append(report.heartbeat)
-        for lb_id, heartbeats in by_lb.items():
-            self._counters(session, lb_id, heartbeats, now)
-            source = status_source(heartbeats)
-            if source is not None and self._due(lb_id, source):
-                self._statuses(session, lb_id, source)
-
-    def _counters(
-        self, session: Session, lb_id: str, heartbeats: list[Heartbeat], now: datetime
-    ) -> None:
         at = self._clock()
-        deltas: dict[str, CounterDelta] = {}
+        due: dict[str, dict[str, CounterDelta]] = {}
+        changed: dict[str, Heartbeat] = {}
+        for lb_id, heartbeats in by_lb.items():
+            self._gain(lb_id, heartbeats, at)
+            if at - self._written.get(lb_id, -math.inf) >= self._counters_every_s:
+                due[lb_id] = self._take(lb_id, at)
+            source = status_source(heartbeats)
+            if source is not None and self._due(lb_id, source, at):
+                changed[lb_id] = source
+        statuses = self._statuses(changed) if changed else {}
+        if not due and not statuses:
+            return
+        with self._sessions() as session:
+            add_counters(session, due, now)
+            for lb_id, seen in statuses.items():
+                write_statuses(session, lb_id, seen)
+            session.commit()
+
+    def _gain(self, lb_id: str, heartbeats: list[Heartbeat], at: float) -> None:
+        gained = self._gained.setdefault(lb_id, {})
         for heartbeat in heartbeats:
             for listener_id, row in heartbeat.stats.frontends().items():
                 key = (heartbeat.appliance, listener_id)
                 counters = counters_of(row)
-                gained_now = counter_delta(self._last.get(key), counters)
+                delta = counter_delta(self._last.get(key), counters)
                 self._last[key] = counters
-                active = self._active.setdefault((lb_id, listener_id), {})
-                active[heartbeat.appliance] = (row.scur, at)
-                before = deltas.get(listener_id)
-                deltas[listener_id] = gained_now if before is None else _plus(before, gained_now)
+                self._active.setdefault((lb_id, listener_id), {})[heartbeat.appliance] = (
+                    row.scur,
+                    at,
+                )
+                before = gained.get(listener_id)
+                gained[listener_id] = delta if before is None else _plus(before, delta)
+
+    def _take(self, lb_id: str, at: float) -> dict[str, CounterDelta]:
+        """The gains to write for `lb_id`, with the open connections of all its appliances."""
+        self._written[lb_id] = at
+        deltas = self._gained.pop(lb_id, {})
         for listener_id, delta in deltas.items():
             active = self._active[(lb_id, listener_id)]
             for appliance, (_, seen) in list(active.items()):
@@ -140,23 +174,26 @@ class HeartbeatStatuses:
             deltas[listener_id] = replace(
                 delta, active_connections=sum(scur for scur, _ in active.values())
             )
-        add_listener_counters(session, lb_id, deltas, now)
+        return deltas
 
-    def _due(self, lb_id: str, source: Heartbeat) -> bool:
-        fingerprint, at = _fingerprint(source), self._clock()
+    def _due(self, lb_id: str, source: Heartbeat, at: float) -> bool:
+        fingerprint = _fingerprint(source)
         seen = self._seen.get(lb_id)
         if seen is not None and seen[0] == fingerprint and at - seen[1] < self._refresh_s:
             return False
         self._seen[lb_id] = (fingerprint, at)
         return True
 
-    def _statuses(self, session: Session, lb_id: str, source: Heartbeat) -> None:
-        snap = load_snapshot(session, lb_id)
-        if snap is None or snap.deleting:
-            return
-        rows = [StatRow.model_construct(**_fields(row)) for row in source.stats.rows()]
-        statuses, _ = observe(snap.spec, rows)
-        write_statuses(session, lb_id, statuses)
+    def _statuses(self, sources: dict[str, Heartbeat]) -> dict[str, ObservedStatuses]:
+        found = {}
+        with self._read_sessions() as session:
+            for lb_id, source in sources.items():
+                snap = load_snapshot(session, lb_id)
+                if snap is None or snap.deleting:
+                    continue
+                rows = [StatRow.model_construct(**_fields(row)) for row in source.stats.rows()]
+                found[lb_id], _ = observe(snap.spec, rows)
+        return found
 
 
 def _plus(a: CounterDelta, b: CounterDelta) -> CounterDelta:

@@ -2,11 +2,14 @@
 turns their rows into operating statuses (through an injected status writer), and declares
 silent appliances FAILED, unless the circuit breaker holds failover back (health.staleness).
 
-Two threads: the receiver (`recv`, then Ingest.accept: verification and bookkeeping in
-memory) and the worker, which every `flush_interval_s` writes what arrived in one transaction
-and every `check_interval_s` judges staleness. The worker is the only one to touch the
-database, so the receiver never waits for it; a large receive buffer absorbs what arrives
-while a flush holds the interpreter.
+Four threads: the receiver (`recv`, then Ingest.accept: verification and bookkeeping in
+memory); the flusher, which every `flush_interval_s` records what arrived in one transaction;
+the checker, which every `check_interval_s` judges staleness from what the receiver heard
+(not from the database, which may lag); and the status thread, which hands the latest
+heartbeat of each appliance to the status writer, STATUS_CHUNK appliances at a time. Their
+costs differ (a load balancer's spec is read when its rows change, thousands at a start), so
+each is paced on its own and none delays the checks. The receiver never touches the
+database; a large receive buffer absorbs what arrives while others hold the interpreter.
 """
 
 import contextlib
@@ -39,11 +42,12 @@ from steelyard.model.heartbeat import ApplianceReport, Keyring
 
 log = logging.getLogger(__name__)
 
-# Writes operating statuses and counters from accepted heartbeats, in the flush's transaction.
-StatusWriter = Callable[[Session, Sequence[ApplianceReport], datetime], None]
+# Writes operating statuses and counters from accepted heartbeats (in its own transactions).
+StatusWriter = Callable[[Sequence[ApplianceReport], datetime], None]
 MAX_DATAGRAM_READ = 65_536
 SO_RCVBUFFORCE = 33  # Linux; Python's socket module does not name it
 STATUS_EVERY_S = 1.0
+STATUS_CHUNK = 50  # appliances per status transaction, so that other writers get their turn
 ROLES = {"MASTER": "MASTER", "BACKUP": "BACKUP", "FAULT": "BACKUP", "STOP": "BACKUP"}
 
 
@@ -52,8 +56,10 @@ class HealthSettings:
     host: str = "0.0.0.0"  # every address, so each VIP bridge's gateway receives
     port: int = 5555
     policy: HealthPolicy = field(default_factory=HealthPolicy)
-    flush_interval_s: float = 0.2
-    check_interval_s: float = 0.5
+    flush_interval_s: float = 0.5  # heartbeats recorded in the database
+    check_interval_s: float = 0.5  # staleness judged
+    status_interval_s: float = 1.0  # statuses and counters handed to the status writer
+    max_duty: float = 0.25  # of the time, for the flusher, the checker and the status thread each
     receive_buffer_bytes: int = 32 * 1024 * 1024
 
 
@@ -99,13 +105,17 @@ class HealthManager:
         self._first_seen: dict[tuple[str, str], datetime] | None = None  # before the first check
         self._watched = self._silent = 0
         self._status_due = 0.0
+        self._reports: dict[str, ApplianceReport] = {}  # the latest per appliance
+        self._reports_lock = threading.Lock()
         self._stopping = threading.Event()
         self._sock = self._bind()
         self.address: tuple[str, int] = self._sock.getsockname()[:2]
         self.manager = manager_id(settings.host, self.address[1])
         self._threads = [
             threading.Thread(target=self._receive, name="heartbeat-receiver", daemon=True),
-            threading.Thread(target=self._work, name="health-manager", daemon=True),
+            threading.Thread(target=self._flush_loop, name="health-manager", daemon=True),
+            threading.Thread(target=self._check_loop, name="health-checks", daemon=True),
+            threading.Thread(target=self._write_statuses, name="health-statuses", daemon=True),
         ]
 
     def _bind(self) -> socket.socket:
@@ -152,16 +162,56 @@ class HealthManager:
                 return
             accept(data, clock())
 
-    def _work(self) -> None:
-        next_check = time.monotonic()
-        while not self._stopping.wait(self._settings.flush_interval_s):
+    def _flush_loop(self) -> None:
+        def due_work() -> float:
+            self.flush()
+            return self._settings.flush_interval_s
+
+        self._paced(due_work, "recording heartbeats")
+
+    def _check_loop(self) -> None:
+        def due_work() -> float:
+            self.check()
+            return self._settings.check_interval_s
+
+        self._paced(due_work, "judging staleness")
+
+    def _write_statuses(self) -> None:
+        def due_work() -> float:
+            self.write_statuses()
+            return self._settings.status_interval_s
+
+        self._paced(due_work, "writing statuses from heartbeats")
+
+    def _paced(self, work: Callable[[], float], what: str) -> None:
+        """Run `work` until stopped, waiting what it returns between passes, and at least long
+        enough that it takes no more than `max_duty` of the time: the receiver shares the
+        interpreter (and maybe the core) and must keep up with the datagrams."""
+        duty = self._settings.max_duty
+        while True:
+            started = time.monotonic()
             try:
-                self.flush()
-                if time.monotonic() >= next_check:
-                    next_check = time.monotonic() + self._settings.check_interval_s
-                    self.check()
+                wait = work()
             except Exception:
-                log.exception("health manager pass failed")
+                log.exception("%s failed", what)
+                wait = self._settings.flush_interval_s
+            took = time.monotonic() - started
+            if self._stopping.wait(max(wait, took * (1 - duty) / duty)):
+                return
+
+    def write_statuses(self) -> None:
+        """Hand the heartbeats reported since the last call to the status writer."""
+        with self._reports_lock:
+            reports, self._reports = list(self._reports.values()), {}
+        if self._status_writer is None:
+            return
+        for start in range(0, len(reports), STATUS_CHUNK):
+            began = time.monotonic()
+            self._status_writer(reports[start : start + STATUS_CHUNK], self._clock())
+            # Room for the other writers (and the receiver) between two chunks.
+            took = time.monotonic() - began
+            if self._stopping.wait(took * (1 - self._settings.max_duty) / self._settings.max_duty):
+                return
 
     def refresh(self) -> list[KnownAppliance]:
         with self._read_sessions() as session:
@@ -176,23 +226,17 @@ class HealthManager:
         if not batch and not status_due:
             return
         now = self._clock()
-        reports = [
-            ApplianceReport(r.appliance.loadbalancer_id, r.heartbeat)
-            for r in batch
-            if r.appliance.loadbalancer_id is not None and r.appliance.status == "ALLOCATED"
-        ]
         with self._sessions() as session:
             record_heartbeats(session, [record_of(r) for r in batch])
-            if reports and self._status_writer is not None:
-                try:
-                    with session.begin_nested():  # statuses must not cost the heartbeats
-                        self._status_writer(session, reports, now)
-                except Exception:
-                    log.exception("writing statuses from heartbeats failed")
             if status_due:
                 save_manager_status(session, self.status(now))
                 self._status_due = time.monotonic() + STATUS_EVERY_S
             session.commit()
+        with self._reports_lock:
+            for r in batch:
+                lb_id = r.appliance.loadbalancer_id
+                if lb_id is not None and r.appliance.status == "ALLOCATED":
+                    self._reports[r.appliance.name] = ApplianceReport(lb_id, r.heartbeat)
 
     def status(self, now: datetime) -> ManagerStatus:
         return ManagerStatus(

@@ -55,7 +55,8 @@ _ROW_BYTES = _COLUMNS * 8
 _RUNNING, _TRUNCATED, _HAS_SHA = 1, 2, 4
 _SUMMARY_SVNAMES = ("FRONTEND", "BACKEND")
 _MAX_SEQ = 2**63 - 1  # the database keeps it in a signed 64-bit column
-_MAX_SENT_AT = 1e11  # year 5138: anything above is garbage
+_MAX_SENT_AT = 1e11
+_NON_NEGATIVE_HIGH_BYTES = bytes(range(128))  # year 5138: anything above is garbage
 
 Reason = Literal["oversized", "malformed", "forged"]
 
@@ -314,9 +315,13 @@ def _parse(payload: bytes | memoryview) -> Heartbeat:
     at += name_len
     if APPLIANCE_NAME.fullmatch(name) is None:
         raise ValueError("bad appliance name")
-    numbers = array("q")
-    numbers.frombytes(payload[at : at + n_rows * _ROW_BYTES])
+    raw = bytes(payload[at : at + n_rows * _ROW_BYTES])
     at += n_rows * _ROW_BYTES
+    # The sign bit is in the last byte of each little-endian number: none may be set.
+    if raw[7::8].translate(None, _NON_NEGATIVE_HIGH_BYTES):
+        raise ValueError("negative number")
+    numbers = array("q")
+    numbers.frombytes(raw)
     if len(numbers) != n_rows * _COLUMNS or len(sha or "x" * 64) != 64:
         raise ValueError("truncated payload")
     if sys.byteorder == "big":
@@ -325,8 +330,8 @@ def _parse(payload: bytes | memoryview) -> Heartbeat:
     texts = rest.split("\n") if n_proxies or n_rows or rest else []
     if len(texts) != n_proxies + 3 * n_rows or max(map(len, texts), default=0) > MAX_TEXT:
         raise ValueError("bad texts")
-    if n_rows and (min(numbers) < 0 or max(numbers[0::_COLUMNS]) >= n_proxies):
-        raise ValueError("negative number or bad proxy index")
+    if n_rows and max(numbers[0::_COLUMNS]) >= n_proxies:
+        raise ValueError("bad proxy index")
     return Heartbeat(
         appliance=name,
         seq=seq,

@@ -66,7 +66,7 @@ def make_health_manager(
         ),
         notify=notify,
         clock=clock,
-        status_writer=HeartbeatStatuses(),
+        status_writer=HeartbeatStatuses(sessions, read_sessions),
         read_sessions=read_sessions,
     )
     return manager

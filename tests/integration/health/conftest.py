@@ -119,10 +119,11 @@ def health(sessions: Sessions, key: tuple[HeartbeatKey, Path]) -> Iterator[Healt
             policy=HealthPolicy(timeout=timedelta(seconds=TIMEOUT_S)),
             flush_interval_s=0.05,
             check_interval_s=0.1,
+            status_interval_s=0.1,
         ),
         notify=notified.append,
         clock=utcnow,
-        status_writer=HeartbeatStatuses(),
+        status_writer=HeartbeatStatuses(sessions, sessions),
     )
     manager.start()
     yield Health(manager, notified)

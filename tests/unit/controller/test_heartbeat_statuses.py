@@ -81,9 +81,7 @@ def heartbeat(name: str, stats: StatTable, vrrp: str | None = None, **changes: o
 def write(
     sessions: Sessions, writer: HeartbeatStatuses, lb: Lb, heartbeats: Sequence[Heartbeat]
 ) -> None:
-    with sessions() as s:
-        writer(s, [ApplianceReport(lb.id, hb) for hb in heartbeats], T0)
-        s.commit()
+    writer([ApplianceReport(lb.id, hb) for hb in heartbeats], T0)
 
 
 def statuses(s: Session, lb: Lb) -> tuple[str, str, str, list[str]]:
@@ -103,14 +101,14 @@ def counters(sessions: Sessions, lb: Lb) -> tuple[int, int, int]:
 
 def test_rows_become_statuses_and_counters(sessions: Sessions) -> None:
     lb = Lb(sessions)
-    write(sessions, HeartbeatStatuses(), lb, [heartbeat("a-0", lb.rows())])
+    write(sessions, HeartbeatStatuses(sessions, sessions), lb, [heartbeat("a-0", lb.rows())])
     with sessions() as s:
         assert statuses(s, lb) == ("ONLINE", "ONLINE", "ONLINE", ["NO_MONITOR", "NO_MONITOR"])
     assert counters(sessions, lb) == (10, 100, 1)
 
 
 def test_counters_add_up_over_appliances_and_survive_a_reload(sessions: Sessions) -> None:
-    lb, writer = Lb(sessions), HeartbeatStatuses()
+    lb, writer = Lb(sessions), HeartbeatStatuses(sessions, sessions, counters_every_s=0)
     write(sessions, writer, lb, [heartbeat("a-0", lb.rows(stot=10, scur=2))])
     write(sessions, writer, lb, [heartbeat("a-1", lb.rows(stot=5, scur=3))])
     assert counters(sessions, lb) == (15, 150, 5)
@@ -121,10 +119,27 @@ def test_counters_add_up_over_appliances_and_survive_a_reload(sessions: Sessions
     assert counters(sessions, lb) == (20, 200, 3)
 
 
+def test_counters_are_written_at_most_every_few_seconds_and_nothing_is_lost(
+    sessions: Sessions,
+) -> None:
+    lb = Lb(sessions)
+    now = [0.0]
+    writer = HeartbeatStatuses(sessions, sessions, counters_every_s=5, clock=lambda: now[0])
+    write(sessions, writer, lb, [heartbeat("a-0", lb.rows(stot=10))])
+    assert counters(sessions, lb)[0] == 10
+    for second, stot in [(1, 20), (2, 25), (4.9, 40)]:
+        now[0] = second
+        write(sessions, writer, lb, [heartbeat("a-0", lb.rows(stot=stot, scur=7))])
+    assert counters(sessions, lb) == (10, 100, 1)  # held back
+    now[0] = 5.0
+    write(sessions, writer, lb, [heartbeat("a-0", lb.rows(stot=41, scur=2))])
+    assert counters(sessions, lb) == (41, 410, 2)
+
+
 def test_open_connections_of_an_appliance_not_heard_of_are_forgotten(sessions: Sessions) -> None:
     lb = Lb(sessions)
     now = [0.0]
-    writer = HeartbeatStatuses(clock=lambda: now[0])
+    writer = HeartbeatStatuses(sessions, sessions, clock=lambda: now[0])
     write(sessions, writer, lb, [heartbeat("a-0", lb.rows(scur=4)), heartbeat("a-1", lb.rows())])
     assert counters(sessions, lb)[2] == 5
     now[0] = 11.0
@@ -133,7 +148,7 @@ def test_open_connections_of_an_appliance_not_heard_of_are_forgotten(sessions: S
 
 
 def test_only_the_masters_rows_set_statuses(sessions: Sessions) -> None:
-    lb, writer = Lb(sessions), HeartbeatStatuses()
+    lb, writer = Lb(sessions), HeartbeatStatuses(sessions, sessions)
     master = heartbeat("a-1", lb.rows("UP"), vrrp="MASTER")
     backup = heartbeat("a-0", lb.rows("DOWN"), vrrp="BACKUP")
     assert status_source([backup, master]) is master
@@ -157,7 +172,7 @@ def test_without_keepalived_the_first_by_name_speaks() -> None:
 def test_statuses_are_recomputed_only_when_rows_change(sessions: Sessions) -> None:
     lb = Lb(sessions)
     now = [0.0]
-    writer = HeartbeatStatuses(refresh_s=10, clock=lambda: now[0])
+    writer = HeartbeatStatuses(sessions, sessions, refresh_s=10, clock=lambda: now[0])
     write(sessions, writer, lb, [heartbeat("a-0", lb.rows())])
     with sessions() as s:
         s.get_one(m.Member, lb.members[0]).operating_status = "ERROR"  # as if from elsewhere
@@ -177,6 +192,6 @@ def test_statuses_are_recomputed_only_when_rows_change(sessions: Sessions) -> No
 def test_listeners_that_are_not_in_the_database_are_skipped(sessions: Sessions) -> None:
     lb = Lb(sessions)
     stranger = StatTable.from_rows([ProxyRow("stats", "FRONTEND", "OPEN", stot=3)])
-    write(sessions, HeartbeatStatuses(), lb, [heartbeat("a-0", stranger)])
+    write(sessions, HeartbeatStatuses(sessions, sessions), lb, [heartbeat("a-0", stranger)])
     with sessions() as s:
         assert s.get(m.ListenerStats, "stats") is None

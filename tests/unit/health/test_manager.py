@@ -87,7 +87,7 @@ class Manager:
             HealthSettings(host="127.0.0.1", port=0),
             notify=self.notified.append,
             clock=clock,
-            status_writer=lambda _s, reports, _now: self.reports.extend(reports),
+            status_writer=lambda reports, _now: self.reports.extend(reports),
         )
         self.hm.refresh()
 
@@ -158,6 +158,7 @@ def test_a_flush_records_the_latest_heartbeat_in_one_go(
     manager.send(beat(name, 101, generation=5, config_sha256="ef" * 32, vrrp_state="MASTER"))
     manager.send(beat(spare, 7, generation=None, config_sha256=None, haproxy_running=False))
     manager.hm.flush()
+    manager.hm.write_statuses()
     row = appliance(sessions, name)
     assert (row.heartbeat_seq, row.last_heartbeat_at) == (101, clock.now)
     assert (row.applied_generation, row.config_sha256, row.role) == (5, "ef" * 32, "MASTER")

@@ -214,6 +214,19 @@ def test_signed_payloads_with_bad_fields_are_malformed(payload: bytes) -> None:
     assert reason(signed(payload)) == "malformed"
 
 
+def one_row(*numbers: int) -> bytes:
+    return fixed(proxies=1, rows=1) + struct.pack("<12q", *numbers) + b"p\ns\nUP\n"
+
+
+def test_rows_with_a_negative_number_or_a_bad_proxy_index_are_malformed() -> None:
+    assert len(decode(signed(one_row(0, 2, *range(10))), RING).stats) == 1
+    for column in range(12):
+        numbers = [0, 2, *range(10)]
+        numbers[column] = -1
+        assert reason(signed(one_row(*numbers))) == "malformed", column
+    assert reason(signed(one_row(1, 2, *range(10)))) == "malformed"  # one proxy: index 0 only
+
+
 def test_a_minimal_signed_payload_is_accepted() -> None:
     got = decode(signed(fixed()), RING)
     assert (got.appliance, got.seq, got.generation, got.haproxy_running) == ("a", 5, 1, True)
