@@ -274,16 +274,23 @@ class Reconciler:
         # files below (tls_files: certificates, CAs, CRLs and crt-lists, by that appliance's path).
         with self._read_sessions() as session:
             materials = load_materials(session, snap.spec, self._plane.secret_box)
-        # Every appliance at once: each apply is mostly waiting for HAProxy processes.
         names = sorted(roles, key=lambda n: (roles[n] is not Role.MASTER, n))
-        if len(names) == 1:
-            return self._configure_one(lb_id, snap, topology, names[0], roles, placed, materials)
-        with ThreadPoolExecutor(len(names), thread_name_prefix="apply") as pool:
+        actions = []
+        if roles[names[0]] is Role.MASTER:
+            # The MASTER's keepalived starts first, so that it wins the election of a new pair
+            # (both run nopreempt: whoever is MASTER first stays MASTER).
+            master, names = names[0], names[1:]
+            actions.append(
+                self._configure_one(lb_id, snap, topology, master, roles, placed, materials)
+            )
+        # The others at once: each apply is mostly waiting for HAProxy processes.
+        with ThreadPoolExecutor(max(1, len(names)), thread_name_prefix="apply") as pool:
             futures = [
                 pool.submit(self._configure_one, lb_id, snap, topology, n, roles, placed, materials)
                 for n in names
             ]
-            return "/".join(future.result() for future in futures)
+            actions += [future.result() for future in futures]
+        return "/".join(actions)
 
     def _configure_one(
         self,

@@ -43,6 +43,7 @@ def ha_server(tmp_path: Path) -> Iterator[ServerHandle]:
         pytest.skip("the netns driver needs root")
     with running_server(tmp_path, "netns") as handle:
         yield handle
+        print(f"server log (last lines):\n{handle.log_tail(40)}")  # shown when a test fails
 
 
 @pytest.fixture
@@ -51,6 +52,7 @@ def spare_server(tmp_path: Path) -> Iterator[ServerHandle]:
         pytest.skip("the netns driver needs root")
     with running_server(tmp_path, "netns", ("--spare-pool", "1")) as handle:
         yield handle
+        print(f"server log (last lines):\n{handle.log_tail(40)}")
 
 
 def _create(
