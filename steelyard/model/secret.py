@@ -36,7 +36,7 @@ MAX_CERTIFICATES = 200
 MIN_RSA_BITS = 2048  # OpenSSL's default security level refuses smaller keys
 EC_CURVES = ("secp256r1", "secp384r1", "secp521r1")
 
-_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,40})-----\r?\n(.*?)\r?\n-----END \1-----", re.DOTALL)
+_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,40})-----")
 _KEY_BLOCKS = {b"PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"ENCRYPTED PRIVATE KEY"}
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -178,13 +178,10 @@ def _from_pem(
     certs: list[x509.Certificate] = []
     keys: list[PrivateKey] = []
     crls: list[x509.CertificateRevocationList] = []
-    blocks = list(_BLOCK.finditer(data))
+    blocks = _pem_blocks(data)
     if not blocks:
         raise InvalidSecret("not PEM: no -----BEGIN ...----- block found")
-    if len(blocks) > MAX_CERTIFICATES + 1:
-        raise InvalidSecret(f"too many PEM blocks (at most {MAX_CERTIFICATES + 1})")
-    for block in blocks:
-        label, text = block.group(1), block.group(0)
+    for label, text in blocks:
         try:
             if label == b"CERTIFICATE":
                 certs.append(x509.load_pem_x509_certificate(text))
@@ -204,6 +201,33 @@ def _from_pem(
                 raise InvalidSecret(f"could not decrypt the {what} (wrong passphrase?)") from None
             raise InvalidSecret(f"invalid {what}: {_short(exc)}") from None
     return certs, keys, crls
+
+
+def _pem_blocks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(label, text) of each PEM block, in one pass over the lines (text around the blocks,
+    such as OpenSSL's "Bag Attributes", is ignored). A block without its END line, or too many
+    blocks, is refused: a regular expression would take quadratic time on such input."""
+    blocks: list[tuple[bytes, bytes]] = []
+    label: bytes | None = None
+    lines: list[bytes] = []
+    for line in data.splitlines():
+        text = line.strip()
+        if label is None:
+            begin = _BEGIN.fullmatch(text)
+            if begin is not None:
+                label, lines = begin.group(1), [text]
+            continue
+        lines.append(text)
+        if text == b"-----END " + label + b"-----":
+            blocks.append((label, b"\n".join(lines) + b"\n"))
+            label = None
+            if len(blocks) > MAX_CERTIFICATES + 1:
+                raise InvalidSecret(f"too many PEM blocks (at most {MAX_CERTIFICATES + 1})")
+        elif text.startswith(b"-----"):
+            raise InvalidSecret(f"the PEM block {label.decode()!r} has no END line")
+    if label is not None:
+        raise InvalidSecret(f"the PEM block {label.decode()!r} has no END line")
+    return blocks
 
 
 def _from_pkcs12(

@@ -161,6 +161,9 @@ HOSTILE: list[tuple[str, Json, str]] = [
     ("pem not a string", {"pem": 5}, "Invalid input"),
     ("unknown attribute", {"pem": CA.cert_pem, "private_key": "x"}, "Unknown attribute"),
     ("CA with CRL", {"pem": CA.cert_pem + CA.crl()}, "separate secrets"),
+    # quadratic for a regular expression: thousands of blocks that never end
+    ("BEGIN flood", {"pem": "-----BEGIN CERTIFICATE-----\n" * 9000}, "has no END line"),
+    ("too many blocks", {"pem": CA.cert_pem * 202}, "too many PEM blocks"),
 ]
 
 
