@@ -10,6 +10,7 @@ from steelyard.api.deps import AUTHORIZED, Deps
 from steelyard.api.errors import RequestIdMiddleware, install_error_handlers
 from steelyard.api.metrics import router as metrics_router
 from steelyard.api.octavia.amphorae import router as amphorae_router
+from steelyard.api.openapi import install_openapi
 from steelyard.api.operator import router as operator_router
 from steelyard.api.policy_routes import route_rules
 from steelyard.api.settings import ApiSettings
@@ -46,4 +47,5 @@ def create_app(
     app.include_router(amphorae_router, prefix="/v2")
     app.include_router(metrics_router)
     app.state.route_rules = route_rules(app.routes, settings.policy)
+    install_openapi(app)
     return app

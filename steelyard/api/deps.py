@@ -2,9 +2,9 @@
 and running a read or a write (one transaction, then wake the reconciler)."""
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -90,20 +90,26 @@ Admin = Caller
 require_admin = _caller
 
 
-def body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
+class BodyParser(Generic[M]):
     """A dependency that reads the request body as `model`: strict JSON types, no unknown
-    attributes; invalid or empty JSON is a 400 like any other validation error."""
+    attributes; invalid or empty JSON is a 400 like any other validation error. The OpenAPI
+    document (api/openapi.py) finds `model` here and describes the body."""
 
-    async def parse(request: Request) -> M:
+    def __init__(self, model: type[M]) -> None:
+        self.model = model
+
+    async def __call__(self, request: Request) -> M:
         raw = await request.body()
         if len(raw) > MAX_BODY:
             raise BadRequest("Request body too large.")
         try:
-            return model.model_validate_json(raw, strict=True)
+            return self.model.model_validate_json(raw, strict=True)
         except ValidationError as exc:
             raise BadRequest(describe(exc)) from None
 
-    return parse
+
+def body(model: type[M]) -> BodyParser[M]:
+    return BodyParser(model)
 
 
 def select_fields(item: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:

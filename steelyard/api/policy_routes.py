@@ -66,7 +66,7 @@ PREFIX_RULES = {"/operator/": f"{STEELYARD}:operator"}
 _PARAMETER = re.compile(r"\{[^}/]*\}")
 
 
-def _shape(path: str) -> str:
+def shape(path: str) -> str:
     """`/v2.0/lbaas/pools/{pool_id}/members` -> `/lbaas/pools/{}/members`."""
     for prefix in API_PREFIXES:
         if path == prefix or path.startswith(prefix + "/"):
@@ -75,20 +75,13 @@ def _shape(path: str) -> str:
     return _PARAMETER.sub("{}", path)
 
 
-@cache
-def rule_for(method: str, path: str) -> str | None:
-    """The rule guarding `method path` (a route's path template); PUBLIC (None) for version
-    discovery. LookupError for an endpoint this table does not know."""
-    shape = _shape(path)
-    if (method, shape) in SPECIAL:
-        return SPECIAL[(method, shape)]
-    for prefix, rule in PREFIX_RULES.items():
-        if shape.startswith(prefix):
-            return rule
-    for collection, rule_prefix in COLLECTIONS.items():
-        if shape != collection and not shape.startswith(collection + "/"):
+def classify(method: str, path_shape: str) -> tuple[str, str] | None:
+    """(collection, action) of an endpoint that follows Octavia's pattern, e.g. ("GET",
+    "/lbaas/pools/{}/members/{}") -> ("/lbaas/pools/{}/members", "get_one")."""
+    for collection in COLLECTIONS:
+        if path_shape != collection and not path_shape.startswith(collection + "/"):
             continue
-        rest = shape[len(collection) :]
+        rest = path_shape[len(collection) :]
         parts = rest.split("/")[1:]  # "" -> [], "/{}" -> ["{}"], "/{}/stats" -> ["{}", "stats"]
         action = None
         if not parts:
@@ -98,8 +91,25 @@ def rule_for(method: str, path: str) -> str | None:
         elif len(parts) == 2 and parts[0] == "{}":
             action = SUB_ACTIONS.get((method, parts[1]))
         if action is not None:
-            return f"{rule_prefix}:{action}"
-    raise LookupError(f"no policy rule for {method} {path}")
+            return collection, action
+    return None
+
+
+@cache
+def rule_for(method: str, path: str) -> str | None:
+    """The rule guarding `method path` (a route's path template); PUBLIC (None) for version
+    discovery. LookupError for an endpoint this table does not know."""
+    path_shape = shape(path)
+    if (method, path_shape) in SPECIAL:
+        return SPECIAL[(method, path_shape)]
+    for prefix, rule in PREFIX_RULES.items():
+        if path_shape.startswith(prefix):
+            return rule
+    found = classify(method, path_shape)
+    if found is None:
+        raise LookupError(f"no policy rule for {method} {path}")
+    collection, action = found
+    return f"{COLLECTIONS[collection]}:{action}"
 
 
 RouteRules = dict[tuple[int, str], str | None]
