@@ -14,6 +14,7 @@ from steelyard.api.openapi import install_openapi
 from steelyard.api.operator import router as operator_router
 from steelyard.api.policy_routes import route_rules
 from steelyard.api.settings import ApiSettings
+from steelyard.api.steelyard.keystone import router as keystone_router
 from steelyard.api.steelyard.neutron import router as neutron_router
 from steelyard.api.steelyard.secrets import router as secrets_router
 from steelyard.api.v2 import router as v2_router
@@ -42,6 +43,7 @@ def create_app(
     app.include_router(v2_router, prefix="/v2.0", include_in_schema=False)
     for prefix in ("/v2", "/v2.0"):
         app.include_router(neutron_router, prefix=prefix)
+    app.include_router(keystone_router)  # the CLI looks projects up at the endpoint's root
     app.include_router(operator_router, prefix="/v2")
     app.include_router(secrets_router, prefix="/v2")  # issue 6: the TLS secret store
     app.include_router(amphorae_router, prefix="/v2")

@@ -125,6 +125,7 @@ ENDPOINT_RULES: dict[str, str] = {
     **_object(STEELYARD, "network", CATALOGUE),
     **_object(STEELYARD, "subnet", CATALOGUE),
     **_object(STEELYARD, "secret", TENANT_OBJECT),
+    **_object(STEELYARD, "project", {"get_all": READ, "get_one": READ}),
     f"{STEELYARD}:operator": ADMIN,
     f"{STEELYARD}:metrics:get_all": ADMIN,
 }

@@ -41,9 +41,11 @@ COLLECTIONS = {
     "/steelyard/networks": f"{STEELYARD}:network",
     "/steelyard/subnets": f"{STEELYARD}:subnet",
     "/steelyard/secrets": f"{STEELYARD}:secret",
-    # the Neutron look-ups of the openstack CLI (api/steelyard/neutron.py)
+    # the Neutron look-ups of the openstack CLI (api/steelyard/neutron.py), and
     "/networks": f"{STEELYARD}:network",
     "/subnets": f"{STEELYARD}:subnet",
+    # its project look-ups (api/steelyard/keystone.py)
+    "/projects": f"{STEELYARD}:project",
 }
 COLLECTION_ACTIONS = {"GET": "get_all", "POST": "post", "PUT": "put"}
 ITEM_ACTIONS = {"GET": "get_one", "PUT": "put", "DELETE": "delete"}

@@ -177,6 +177,7 @@ class World:
             "amphorae": ("amphora_id", self.amphora),
             "secrets": ("secret_id", self.secret),
             "quotas": ("project_id", lambda: OWNER),
+            "projects": ("project_id", lambda: OWNER),
             "providers": ("provider_name", lambda: "appliance"),
         }
         name, make = makers[collection]
@@ -306,6 +307,8 @@ ROWS = [
     Row("GET", SUBNETS + "/{ident}", CATALOGUE),
     Row("DELETE", SUBNETS + "/{ident}", ADMIN_DELETE),
     *(Row("GET", path, CATALOGUE) for path in NEUTRON),  # the openstack CLI's look-ups
+    Row("GET", "/projects", LIST),
+    Row("GET", "/projects/{project_id}", READ_OWN),
     *_tenant(SECRETS, "secret_id", "secret", {"secret": SECRET}, {"name": "y"}, CREATE_ANY),
     # the operator API, amphorae and metrics: admins only
     Row("GET", OP + "/protection/defaults", ADMIN),
