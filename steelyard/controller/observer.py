@@ -80,14 +80,7 @@ def status_source(heartbeats: Sequence[Heartbeat]) -> Heartbeat | None:
 
 def _fingerprint(heartbeat: Heartbeat) -> Hashable:
     """What statuses depend on: the config generation, names, statuses and weights."""
-    stats = heartbeat.stats
-    return (
-        heartbeat.appliance,
-        heartbeat.generation,
-        stats.proxies,
-        stats.texts,
-        stats.numbers[1::12],
-    )
+    return heartbeat.appliance, heartbeat.generation, heartbeat.stats.shape()
 
 
 class HeartbeatStatuses:

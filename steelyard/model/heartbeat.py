@@ -16,10 +16,10 @@ Wire format, version 1 (integers little-endian):
              texts (UTF-8, joined by newlines): the proxy names, then per row its server name,
              status and check status ("" for none)
 
-Binary and column-wise because the health manager verifies and parses every datagram on one
-core: a 20-member heartbeat decodes in a few microseconds where JSON cost 40 and per-field
-Python checks 150. Rows are only turned into objects (`StatTable.rows`) where statuses are
-computed.
+Binary and column-wise because the health manager verifies and checks every datagram on one
+core: the rows are checked in a few bulk operations (sign bits, text counts and lengths,
+proxy indexes) and kept as received; they become objects (`StatTable.rows`) only where
+statuses are computed. (JSON cost 40 µs per 20-member heartbeat, per-field checks 150.)
 
 A datagram is at most MAX_DATAGRAM bytes (under the 65,507-byte UDP payload limit). A heartbeat
 that would be larger is truncated, never refused (liveness matters more than detail): the
@@ -55,8 +55,8 @@ _ROW_BYTES = _COLUMNS * 8
 _RUNNING, _TRUNCATED, _HAS_SHA = 1, 2, 4
 _SUMMARY_SVNAMES = ("FRONTEND", "BACKEND")
 _MAX_SEQ = 2**63 - 1  # the database keeps it in a signed 64-bit column
-_MAX_SENT_AT = 1e11
-_NON_NEGATIVE_HIGH_BYTES = bytes(range(128))  # year 5138: anything above is garbage
+_MAX_SENT_AT = 1e11  # year 5138: anything above is garbage
+_NON_NEGATIVE_HIGH_BYTES = bytes(range(128))
 
 Reason = Literal["oversized", "malformed", "forged"]
 
@@ -92,45 +92,76 @@ class ProxyRow:
 
 @dataclass(frozen=True, slots=True)
 class StatTable:
-    """Rows column-wise, as on the wire: `numbers` holds 12 per row (see the docstring),
-    `texts` three per row (server name, status, check status)."""
+    """Rows column-wise, kept as on the wire (decoding checks them, and only the status writer
+    needs them as objects): `wire_numbers` holds 12 little-endian int64 per row (see the
+    module's docstring), `wire_texts` three texts per row (server name, status, check status)
+    joined by newlines."""
 
     proxies: tuple[str, ...] = ()
-    numbers: tuple[int, ...] = ()
-    texts: tuple[str, ...] = ()
+    wire_numbers: bytes = b""
+    wire_texts: str = ""
 
     @classmethod
     def from_rows(cls, rows: Iterable[ProxyRow]) -> "StatTable":
         index: dict[str, int] = {}
-        numbers: list[int] = []
+        numbers = array("q")
         texts: list[str] = []
         for row in rows:
-            proxy = index.setdefault(row.pxname, len(index))
-            numbers += (
-                proxy,
-                0 if row.weight is None else row.weight + 1,
-                row.scur,
-                row.stot,
-                row.bin,
-                row.bout,
-                row.ereq,
-                row.econ,
-                row.eresp,
-                row.hrsp_2xx,
-                row.hrsp_4xx,
-                row.hrsp_5xx,
+            proxy = index.setdefault(_clean(row.pxname), len(index))
+            numbers.extend(
+                (
+                    proxy,
+                    0 if row.weight is None else row.weight + 1,
+                    row.scur,
+                    row.stot,
+                    row.bin,
+                    row.bout,
+                    row.ereq,
+                    row.econ,
+                    row.eresp,
+                    row.hrsp_2xx,
+                    row.hrsp_4xx,
+                    row.hrsp_5xx,
+                )
             )
             texts += (_clean(row.svname), _clean(row.status), _clean(row.check_status or ""))
-        return cls(tuple(_clean(name) for name in index), tuple(numbers), tuple(texts))
+        if sys.byteorder == "big":
+            numbers.byteswap()
+        return cls(tuple(index), numbers.tobytes(), "\n".join(texts))
 
     def __len__(self) -> int:
-        return len(self.numbers) // _COLUMNS
+        return len(self.wire_numbers) // _ROW_BYTES
+
+    @property
+    def numbers(self) -> "array[int]":
+        numbers = array("q")
+        numbers.frombytes(self.wire_numbers)
+        if sys.byteorder == "big":
+            numbers.byteswap()
+        return numbers
+
+    @property
+    def texts(self) -> list[str]:
+        return self.wire_texts.split("\n") if self.wire_numbers else []
+
+    def shape(self) -> tuple[tuple[str, ...], str, bytes]:
+        """What statuses depend on (names, statuses, check statuses, weights), not counters."""
+        return self.proxies, self.wire_texts, self.numbers[1::_COLUMNS].tobytes()
 
     def rows(self) -> list[ProxyRow]:
-        out = []
+        return self._rows(range(len(self)))
+
+    def frontends(self) -> dict[str, ProxyRow]:
+        """The FRONTEND rows by proxy name (a listener's counters), without building the rest."""
         texts = self.texts
-        for i in range(len(self)):
-            n = self.numbers[i * _COLUMNS : (i + 1) * _COLUMNS]
+        wanted = [i for i in range(len(self)) if texts[i * 3] == "FRONTEND"]
+        return {row.pxname: row for row in self._rows(wanted, texts)}
+
+    def _rows(self, indexes: Iterable[int], texts: list[str] | None = None) -> list[ProxyRow]:
+        numbers, texts = self.numbers, self.texts if texts is None else texts
+        out = []
+        for i in indexes:
+            n = numbers[i * _COLUMNS : (i + 1) * _COLUMNS]
             svname, status, check = texts[i * 3 : i * 3 + 3]
             out.append(
                 ProxyRow(
@@ -152,20 +183,6 @@ class StatTable:
                 )
             )
         return out
-
-    def frontends(self) -> dict[str, ProxyRow]:
-        """The FRONTEND rows by proxy name (a listener's counters), without building the rest."""
-        texts = self.texts
-        return {
-            row.pxname: row
-            for i in range(len(self))
-            if texts[i * 3] == "FRONTEND"
-            for row in StatTable(
-                self.proxies,
-                self.numbers[i * _COLUMNS : (i + 1) * _COLUMNS],
-                texts[i * 3 : i * 3 + 3],
-            ).rows()
-        }
 
     def summary(self) -> "StatTable":
         """Only the FRONTEND and BACKEND rows (what a truncated heartbeat keeps)."""
@@ -269,9 +286,7 @@ def _payload(heartbeat: Heartbeat, stats: StatTable, truncated: bool) -> bytes:
         | (_HAS_SHA if sha else 0)
     )
     vrrp = VRRP_STATES.index(heartbeat.vrrp_state) + 1 if heartbeat.vrrp_state else 0
-    numbers = array("q", stats.numbers)
-    if sys.byteorder == "big":
-        numbers.byteswap()
+    texts = [*stats.proxies, stats.wire_texts] if len(stats) else list(stats.proxies)
     return b"".join(
         (
             _FIXED.pack(
@@ -286,8 +301,8 @@ def _payload(heartbeat: Heartbeat, stats: StatTable, truncated: bool) -> bytes:
             ),
             sha,
             name,
-            numbers.tobytes(),
-            "\n".join(stats.proxies + stats.texts).encode(),
+            stats.wire_numbers,
+            "\n".join(texts).encode(),
         )
     )
 
@@ -313,25 +328,28 @@ def _parse(payload: bytes | memoryview) -> Heartbeat:
         at += 32
     name = bytes(payload[at : at + name_len]).decode("ascii")
     at += name_len
-    if APPLIANCE_NAME.fullmatch(name) is None:
+    if len(name) != name_len or APPLIANCE_NAME.fullmatch(name) is None:
         raise ValueError("bad appliance name")
     raw = bytes(payload[at : at + n_rows * _ROW_BYTES])
-    at += n_rows * _ROW_BYTES
+    if len(raw) != n_rows * _ROW_BYTES or len(sha or "x" * 64) != 64:
+        raise ValueError("truncated payload")
     # The sign bit is in the last byte of each little-endian number: none may be set.
     if raw[7::8].translate(None, _NON_NEGATIVE_HIGH_BYTES):
         raise ValueError("negative number")
-    numbers = array("q")
-    numbers.frombytes(raw)
-    if len(numbers) != n_rows * _COLUMNS or len(sha or "x" * 64) != 64:
-        raise ValueError("truncated payload")
-    if sys.byteorder == "big":
-        numbers.byteswap()
+    at += n_rows * _ROW_BYTES
     rest = bytes(payload[at:]).decode("utf-8")
-    texts = rest.split("\n") if n_proxies or n_rows or rest else []
-    if len(texts) != n_proxies + 3 * n_rows or max(map(len, texts), default=0) > MAX_TEXT:
+    parts = rest.split("\n") if rest or n_rows else []
+    if len(parts) != n_proxies + 3 * n_rows or max(map(len, parts), default=0) > MAX_TEXT:
         raise ValueError("bad texts")
-    if n_rows and max(numbers[0::_COLUMNS]) >= n_proxies:
-        raise ValueError("bad proxy index")
+    proxies = parts[:n_proxies]
+    texts = rest[sum(map(len, proxies)) + n_proxies :] if n_rows else ""
+    if n_rows:
+        indexes = array("q")
+        indexes.frombytes(raw)
+        if sys.byteorder == "big":
+            indexes.byteswap()
+        if max(indexes[0::_COLUMNS]) >= n_proxies:
+            raise ValueError("bad proxy index")
     return Heartbeat(
         appliance=name,
         seq=seq,
@@ -340,7 +358,7 @@ def _parse(payload: bytes | memoryview) -> Heartbeat:
         config_sha256=sha,
         haproxy_running=bool(flags & _RUNNING),
         vrrp_state=VRRP_STATES[vrrp - 1] if vrrp else None,
-        stats=StatTable(tuple(texts[:n_proxies]), tuple(numbers), tuple(texts[n_proxies:])),
+        stats=StatTable(tuple(proxies), raw, texts),
         truncated=bool(flags & _TRUNCATED),
     )
 

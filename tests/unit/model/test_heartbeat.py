@@ -214,8 +214,26 @@ def test_signed_payloads_with_bad_fields_are_malformed(payload: bytes) -> None:
     assert reason(signed(payload)) == "malformed"
 
 
-def one_row(*numbers: int) -> bytes:
-    return fixed(proxies=1, rows=1) + struct.pack("<12q", *numbers) + b"p\ns\nUP\n"
+def one_row(*numbers: int, texts: bytes = b"p\ns\nUP\n") -> bytes:
+    return fixed(proxies=1, rows=1) + struct.pack("<12q", *numbers) + texts
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        b"p\n" + b"s" * 129 + b"\nUP\n",  # longer than any name HAProxy has
+        b"p" * 129 + b"\ns\nUP\n",
+        b"p\ns\nUP",  # a text missing
+        b"p\ns\nUP\n\n",  # one too many
+        b"p\ns\n\xff\xfe\n",  # not UTF-8
+    ],
+)
+def test_rows_with_bad_texts_are_malformed(texts: bytes) -> None:
+    assert reason(signed(one_row(0, 2, *range(10), texts=texts))) == "malformed"
+
+
+def test_a_name_shorter_than_announced_is_malformed() -> None:
+    assert reason(signed(fixed(name_len=2))) == "malformed"
 
 
 def test_rows_with_a_negative_number_or_a_bad_proxy_index_are_malformed() -> None:
