@@ -177,9 +177,11 @@ class Reconciler:
         appliances = snap.appliances
         actions: list[str] = []
         for _ in range(MAX_PASSES):
-            plan = plan_pass(topology, count, self._current(topology, appliances))
+            current = self._current(topology, appliances)
+            plan = plan_pass(topology, count, current)
             actions.append(self._run_pass(lb_id, snap, topology, plan))
-            if not (plan.remove_first or plan.handover or plan.remove_after):
+            retiring = any(a.status is Status.RETIRING for a in current)
+            if not (plan.remove_first or plan.handover or plan.remove_after or retiring):
                 break  # added appliances serve once configured: nothing else to do
             with self._read_sessions() as session:
                 appliances = appliance_records(session, lb_id)

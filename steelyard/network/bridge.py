@@ -5,8 +5,10 @@ host (tests, the controller, a local router) reaches every appliance through the
 route. Nothing here adds a default route, NAT or forwarding: the networks stay on this machine.
 """
 
+import hashlib
 import ipaddress
 import json
+from pathlib import Path
 from typing import Any
 
 from steelyard.network.iproute import IpCommandError, host_link, ip, ip_batch
@@ -48,6 +50,26 @@ def address_commands(
     return commands
 
 
+def bridge_mac(name: str) -> str:
+    """A fixed, locally administered unicast MAC for bridge `name` (pure).
+
+    A bridge without an address of its own takes the lowest MAC of its ports and changes it
+    whenever ports come and go; appliances that cached the old one in their ARP tables then
+    send to a MAC nobody answers to (their heartbeats to the host were lost after a failover
+    removed the port that had lent its MAC). A MAC set explicitly stays.
+    """
+    digest = hashlib.sha256(name.encode()).digest()
+    return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))
+
+
+def _mac_is_fixed(name: str) -> bool:
+    """NET_ADDR_SET (3): the address was given, not inherited from a port."""
+    try:
+        return Path(f"/sys/class/net/{name}/addr_assign_type").read_text().strip() == "3"
+    except OSError:
+        return False
+
+
 def ensure_bridge(name: str, gateway_cidr: str) -> None:
     """Create bridge `name` (if missing) holding `gateway_cidr` (e.g. "198.18.0.1/24"), and up.
 
@@ -62,12 +84,16 @@ def ensure_bridge(name: str, gateway_cidr: str) -> None:
         # No STP: ports forward at once (a fresh appliance must answer in milliseconds, not after
         # STP's listening and learning delays) and nothing here can form a loop.
         # No multicast snooping: without a querier it can stall IPv6 neighbour discovery.
-        commands.append(f"link add {name} type bridge stp_state 0 mcast_snooping 0")
+        commands.append(
+            f"link add {name} address {bridge_mac(name)} type bridge stp_state 0 mcast_snooping 0"
+        )
         have: set[tuple[str, int]] = set()
     elif not link.is_bridge:
         raise NotABridge(f"link {name} exists and is not a bridge")
     else:
         have = _addresses(name, want.version)
+        if not _mac_is_fixed(name):
+            commands.append(f"link set {name} address {bridge_mac(name)}")
     commands += address_commands(name, want, have)
     if link is None or not link.up:
         commands.append(f"link set {name} up")

@@ -3,7 +3,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from steelyard.network.bridge import NotABridge, delete_bridge, ensure_bridge
+from steelyard.network.bridge import NotABridge, bridge_mac, delete_bridge, ensure_bridge
 from steelyard.network.iproute import host_link, ip
 from steelyard.network.names import NameScheme
 
@@ -103,3 +103,28 @@ def test_bridge_functions_leave_other_links_alone(veth_named_like_a_bridge: str)
     with pytest.raises(NotABridge):
         delete_bridge(veth_named_like_a_bridge)
     assert host_link(veth_named_like_a_bridge) is not None
+
+
+def _mac(link: str) -> str:
+    return str(json.loads(ip("link", "show", "dev", link, json_out=True))[0]["address"])
+
+
+def test_the_bridge_mac_stays_when_ports_come_and_go(bridge_name: str) -> None:
+    """A bridge would otherwise take its lowest port's MAC and change it when that port leaves:
+    appliances still sending to the old MAC would reach nobody."""
+    ensure_bridge(bridge_name, GATEWAY_V4)
+    assert _mac(bridge_name) == bridge_mac(bridge_name)
+    low, peer = NameScheme("tc").veth("mac-low"), NameScheme("tc").veth("mac-low-peer")
+    ip("link", "add", low, "address", "02:00:00:00:00:01", "type", "veth", "peer", "name", peer)
+    try:
+        ip("link", "set", low, "master", bridge_name)
+        assert _mac(bridge_name) == bridge_mac(bridge_name)
+    finally:
+        ip("link", "del", low)
+    assert _mac(bridge_name) == bridge_mac(bridge_name)
+
+
+def test_an_older_bridge_gets_its_fixed_mac(bridge_name: str) -> None:
+    ip("link", "add", bridge_name, "type", "bridge")
+    ensure_bridge(bridge_name, GATEWAY_V4)
+    assert _mac(bridge_name) == bridge_mac(bridge_name)
