@@ -22,6 +22,7 @@ from steelyard.compute.base import ApplianceSlot, VipPlacement
 from steelyard.controller.reconciler import DataPlane
 from steelyard.db.appliances import (
     BOOTING,
+    READY,
     add_appliance,
     failed_spares,
     remove_appliance,
@@ -80,32 +81,35 @@ class SparePool:
         """One round of upkeep; returns how many spares were made ready."""
         with self._sessions() as session:
             dead = failed_spares(session)
-            have = [(a.name, a.status, a.availability_zone) for a in spares(session)]
+            have = [(a.id, a.name, a.status, a.availability_zone) for a in spares(session)]
+        # Spares send no heartbeats (no address yet): one whose HAProxy died is rebuilt.
+        dead += [name for _, name, status, _ in have if status == READY and not self._alive(name)]
         for name in dead:
             self._remove(name)
+        have = [spare for spare in have if spare[1] not in dead]
         network = self._network()
         if network is None or self._size <= 0:
             return 0
         made = 0
         for zone in self._zones:
-            mine = [(name, status) for name, status, z in have if z == zone]
-            for name, status in mine:
+            mine = [(ident, name, status) for ident, name, status, z in have if z == zone]
+            for ident, name, status in mine:
                 if status == BOOTING:  # a crash interrupted its build: finish it
-                    self._build(name, network)
+                    self._build(ident, name, network)
                     made += 1
             for _ in range(self._size - len(mine)):
                 if self._stopping.is_set():
                     return made
-                self._build(self._add_row(zone), network)
+                self._build(*self._add_row(zone), network)
                 made += 1
         return made
 
-    def _add_row(self, zone: str | None) -> str:
-        name = spare_name()
+    def _add_row(self, zone: str | None) -> tuple[str, str]:
+        ident, name = str(uuid.uuid4()), spare_name()
         with self._sessions() as session:
             add_appliance(
                 session,
-                new_id=str(uuid.uuid4()),
+                new_id=ident,
                 name=name,
                 lb_id=None,
                 slot=0,
@@ -116,9 +120,9 @@ class SparePool:
                 now=self._clock(),
             )
             session.commit()
-        return name
+        return ident, name
 
-    def _build(self, name: str, network: VipNetwork) -> None:
+    def _build(self, ident: str, name: str, network: VipNetwork) -> None:
         plane = self._plane
         placement = VipPlacement(
             address=None, prefixlen=0, bridge=plane.networks.ensure(network), gateway=None
@@ -131,7 +135,7 @@ class SparePool:
             log_socket=info.paths.log_socket,
         )
         # No listeners: HAProxy runs, holds nothing, and the adopting apply is a reload.
-        empty = LoadBalancerSpec(id=name, vip_address="127.0.0.1", listeners=(), pools=())
+        empty = LoadBalancerSpec(id=ident, vip_address="127.0.0.1", listeners=(), pools=())
         cfg = render_haproxy(empty, plane.render_settings(paths))
         plane.agent.apply_config(name, 0, cfg, [])
         with self._sessions() as session:
@@ -139,10 +143,14 @@ class SparePool:
             session.commit()
         log.info("spare appliance %s ready", name)
 
+    def _alive(self, name: str) -> bool:
+        info = self._plane.agent.get_appliance(name)
+        return info is not None and info.running
+
     def _remove(self, name: str) -> None:
         self._plane.agent.delete_appliance(name)
         self._plane.compute.delete(name)
         with self._sessions() as session:
             remove_appliance(session, name)
             session.commit()
-        log.info("failed spare appliance %s removed", name)
+        log.info("spare appliance %s removed (failed)", name)

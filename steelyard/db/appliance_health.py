@@ -25,7 +25,9 @@ from steelyard.model.health import (
 
 BREAKER_KEY = "health.circuit_breaker"
 MANAGER_KEY_PREFIX = "health.manager."
-WATCHED_STATUSES = ("ALLOCATED", "READY")
+# Serving appliances. Spares (READY) have no address to send heartbeats from until they are
+# adopted; the spare pool's keeper checks them through the agent instead.
+WATCHED_STATUSES = ("ALLOCATED",)
 FAILED = "FAILED"
 DELETED = "DELETED"
 ID_BATCH = 500  # ids per query (SQLite limits the bound parameters of a statement)
