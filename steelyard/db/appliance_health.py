@@ -110,7 +110,7 @@ def record_heartbeats(session: Session, records: Sequence[HeartbeatRecord]) -> N
 def mark_failed(session: Session, appliance_id: str, reason: str, now: datetime) -> str | None:
     """Declare a watched appliance FAILED, make its load balancer dirty so that the reconciler
     replaces it, and record a critical event. Returns the load balancer to wake the reconciler
-    for (None for a spare, or when the appliance is no longer watched)."""
+    for (None when the appliance is no longer watched, or serves none)."""
     row = session.get(m.Appliance, appliance_id)
     if row is None or row.status not in WATCHED_STATUSES:
         return None
@@ -120,7 +120,7 @@ def mark_failed(session: Session, appliance_id: str, reason: str, now: datetime)
         request_resync(session, lb_id)
         message = f"appliance {row.name} of load balancer {lb_id} failed: {reason}"
     else:
-        message = f"spare appliance {row.name} failed: {reason}"
+        message = f"appliance {row.name} failed: {reason}"
     record_event(
         session,
         type="appliance.failed",

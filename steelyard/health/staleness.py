@@ -1,12 +1,13 @@
 """Which appliances have failed, and whether to hold back because too many went silent at once.
 Pure: the health manager gathers what it knows, `judge` decides, the manager applies.
 
-An appliance is watched while ALLOCATED (serving a load balancer) or READY (a spare). It has
-failed when it has been silent for longer than the timeout, or when its heartbeats have said
-for longer than the timeout that HAProxy is not running although it has a config. Silence is
-counted from the last heartbeat, and never from before the appliance was watched: one that has
-not been heard since it was created, allocated, or since this health manager started, gets the
-longer grace period (booting, a restarting agent).
+An appliance is watched while ALLOCATED (serving a load balancer; spares send no heartbeats,
+the spare pool checks them). It has failed when it has been silent for longer than the
+timeout, or when its heartbeats have said for longer than the timeout that HAProxy is not
+running although it has a config. Silence is counted from the last heartbeat, and never from
+before the appliance was watched: one that has not been heard since it was created, allocated,
+or since this health manager started, gets the longer grace period (booting, a restarting
+agent).
 
 The circuit breaker: when more than `breaker_share` of the watched appliances, and at least
 `breaker_min`, are silent at one check, it is likelier that the health manager lost its
@@ -33,7 +34,7 @@ class HealthPolicy:
 class Watched:
     appliance_id: str
     name: str
-    loadbalancer_id: str | None  # None: a spare
+    loadbalancer_id: str | None
     last_heartbeat_at: datetime | None
     watched_since: datetime  # created, allocated, or this manager started, the latest
     haproxy_down_since: datetime | None = None  # reported down (with a config) since then

@@ -208,6 +208,7 @@ def test_forged_and_replayed_datagrams_change_nothing(
 def test_many_silent_at_once_trip_the_breaker_until_an_operator_releases_it(
     sessions: Sessions, place: Place, health: Health
 ) -> None:
+    # and a spare, which the health manager does not watch (the spare pool checks spares)
     appliances = [place() for _ in range(3)] + [place(status="READY")]
     for appliance in appliances:
         wait_for(lambda a=appliance: heard(sessions, a.name) is not None, "first heartbeats")
