@@ -32,8 +32,9 @@ from steelyard.compute.netns_plan import (
     parse_ns_view,
     plan_ensure,
 )
+from steelyard.network.garp import announce
 from steelyard.network.iproute import IpCommandError, host_link, ip_batch, ip_json_batch
-from steelyard.network.names import DEFAULT_PREFIX, NameScheme
+from steelyard.network.names import DEFAULT_PREFIX, NETNS_INTERFACE, NameScheme
 from steelyard.network.namespaces import (
     NetnsState,
     kill_netns_processes,
@@ -163,7 +164,11 @@ class NetnsDriver:
 
     def ensure(self, slot: ApplianceSlot) -> PlacedAppliance:
         want = self.desired(slot)
-        apply(want, plan_ensure(want, *observe(want)))
+        plan = plan_ensure(want, *observe(want))
+        apply(want, plan)
+        if want.vip is not None and any(line.startswith("addr ") for line in plan.ns_after):
+            # It may have been a dead appliance's address: neighbours learn the new MAC now.
+            announce(want.netns, NETNS_INTERFACE, [str(want.vip.ip)])
         return PlacedAppliance(name=slot.name, netns=want.netns)
 
     def delete(self, name: str) -> None:

@@ -22,7 +22,6 @@ from tests.e2e.conftest import Backends
 from tests.e2e.ha_tools import (
     amphorae,
     by_role,
-    kill_appliance_processes,
     kill_haproxy,
     link_down,
     make_flavor,
@@ -207,7 +206,7 @@ def test_server_killed_during_a_failover_converges_after_restart(
     kill_hard(ha_server)
     restart(ha_server)
     after = wait_redundant(admin, lb["id"], AS, gone=frozenset(before), timeout_s=90)
-    assert len(after) == 2
+    _vip_on(after, lb, by_role(after, "MASTER")["name"])
     assert set(spread(vip_url(lb), 6)) == {"b1", "b2"}
 
 
@@ -228,8 +227,7 @@ def test_active_active_spreads_over_three_and_survives_losing_one(
         with _probe(lb) as probe:
             time.sleep(0.3)
             broke = time.monotonic()
-            kill_appliance_processes(agent, victim["name"])
-            link_down(victim["compute_id"])
+            link_down(victim["compute_id"])  # unreachable: its flows fail until it is routed out
             healed = wait_redundant(admin, lb["id"], ["ACTIVE"] * 3, gone=frozenset({victim["id"]}))
             converged = time.monotonic()
             time.sleep(1.0)
