@@ -76,7 +76,7 @@ def test_a_vip_taken_concurrently_is_retried(
 ) -> None:
     first = make_lb()
     # another API process allocated from the same snapshot: it did not see `first`
-    monkeypatch.setattr(vip, "_used", lambda session, subnet_id: [])
+    monkeypatch.setattr(vip, "addresses_in_use", lambda session, subnet: [])
 
     second = make_lb()
 
@@ -87,7 +87,7 @@ def test_a_requested_vip_taken_concurrently_conflicts(
     make_lb: Factory, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_lb(vip_address="198.18.0.9")
-    monkeypatch.setattr(vip, "_used", lambda session, subnet_id: [])
+    monkeypatch.setattr(vip, "addresses_in_use", lambda session, subnet: [])
 
     body = {"loadbalancer": {"vip_address": "198.18.0.9"}}
     response = client.post("/v2/lbaas/loadbalancers", json=body)
