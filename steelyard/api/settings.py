@@ -16,6 +16,8 @@ class ApiSettings:
     default_network: str = "public"
     # the topology of a load balancer whose flavor names none (or that has no flavor)
     default_topology: Topology = Topology.SINGLE
+    # the topologies the appliances can run (the process driver: SINGLE only)
+    topologies: frozenset[Topology] = frozenset(Topology)
     # largest page a list returns (Octavia's pagination_max_limit)
     pagination_max_limit: int = 1000
     # base of the URLs in pagination links; None: the URL the request came to

@@ -22,7 +22,7 @@ from steelyard.db.quotas import within_quota
 from steelyard.db.tree import OFFLINE, add_tree
 from steelyard.db.vip import add_with_vip, choose_subnet
 from steelyard.model.enums import Topology
-from steelyard.model.faults import ValidationFailure
+from steelyard.model.faults import BadRequest, ValidationFailure
 from steelyard.model.listing import ListQuery
 from steelyard.model.loadbalancer import (
     LoadBalancerCreate,
@@ -51,12 +51,18 @@ def create_loadbalancer(
     project_id: str,
     default_network: str,
     default_topology: Topology = Topology.SINGLE,
+    topologies: frozenset[Topology] = frozenset(Topology),
 ) -> Written[LoadBalancerOut | LoadBalancerFull]:
     """The flavor's shape (else the default topology) is copied: later flavor edits leave
-    this load balancer as it is."""
+    this load balancer as it is. `topologies`: those this deployment's appliances can run."""
     chosen = placement(
         session, body.flavor_id, body.provider, body.availability_zone, default_topology
     )
+    if chosen.provider == "appliance" and chosen.shape.topology not in topologies:
+        raise BadRequest(
+            f"Topology {chosen.shape.topology.value} is not available in this deployment "
+            f"(it runs {', '.join(sorted(t.value for t in topologies))})."
+        )
     subnet = choose_subnet(
         session,
         project_id,

@@ -35,6 +35,7 @@ from steelyard.db.networks import ensure_default_network
 from steelyard.db.secret_box import KEY_FILE, SecretBox, load_or_create_key
 from steelyard.db.snapshot import VipNetwork, vip_network_named
 from steelyard.health.manager import HealthManager
+from steelyard.model.enums import Topology
 from steelyard.model.spec import RenderSettings, RuntimePaths
 from steelyard.model.vrrp import PROFILES
 from steelyard.network.ecmp import EcmpRouters
@@ -206,6 +207,9 @@ def serve(settings: ServerSettings) -> None:
             default_network=settings.default_network,
             policy=policy,
             default_topology=settings.default_topology,
+            topologies=(
+                frozenset(Topology) if settings.driver == "netns" else frozenset({Topology.SINGLE})
+            ),
             secrets_key=secrets_key(settings),  # TLS (issue 6): the secret store seals with it
         ),
         running.sessions,

@@ -29,8 +29,13 @@ def list_loadbalancers(request: Request, ctx: Reader, deps: AppDeps) -> JSONResp
 def create_loadbalancer(request: Request, ctx: Writer, deps: AppDeps, req: Create) -> JSONResponse:
     spec = req.loadbalancer
     project = ctx.owner(spec.project_id)
-    network, topology = deps.settings.default_network, deps.settings.default_topology
-    created = deps.write(lambda s: db.create_loadbalancer(s, spec, project, network, topology))
+    settings = deps.settings
+    created = deps.write(
+        lambda s: db.create_loadbalancer(
+            s, spec, project, settings.default_network, settings.default_topology,
+            settings.topologies,
+        )
+    )  # fmt: skip
     return one(request, "loadbalancer", created, 201)
 
 
