@@ -87,7 +87,7 @@ RULE_FIELDS = (
     "invert",
 )
 POLICY_ATTRIBUTES = attributes(POLICY_FIELDS)
-RULE_ATTRIBUTES = attributes(RULE_FIELDS)
+RULE_ATTRIBUTES = attributes(RULE_FIELDS, "l7policy_id")  # openstacksdk filters by it
 
 
 # --- views -----------------------------------------------------------------------------------
