@@ -18,7 +18,7 @@ from steelyard.db.protection import stored
 from steelyard.db.quotas import within_quota
 from steelyard.db.secrets import listener_tls_columns
 from steelyard.db.status import rejections
-from steelyard.db.tree import add_listener, add_tree, usable_pool
+from steelyard.db.tree import add_listener, add_tree, checked_allowed_cidrs, usable_pool
 from steelyard.model.enums import ListenerProtocol
 from steelyard.model.faults import ValidationFailure
 from steelyard.model.fields import reason
@@ -41,6 +41,7 @@ UPDATE_DEFAULTS = {
     "connection_limit": -1,
     "default_pool_id": None,
     "insert_headers": {},
+    "allowed_cidrs": [],
     **LISTENER_TLS_DEFAULTS,
 }
 
@@ -91,6 +92,9 @@ def update_listener(
             session, listener.project_id, protocol, tls
         ).items():
             setattr(listener, name, value)
+        if "allowed_cidrs" in body.model_fields_set:  # the whole list; null or []: everyone
+            lb = session.get_one(m.LoadBalancer, listener.loadbalancer_id)
+            listener.allowed_cidrs = checked_allowed_cidrs(lb, listener.allowed_cidrs)
         if "protection" in body.model_fields_set:  # the whole object; null or {}: none
             try:
                 check_protection(protocol, body.protection)

@@ -143,6 +143,8 @@ class Listener(Provisioned, Base):
         Boolean, default=False, server_default="0"
     )
     hsts_preload: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Octavia's allowed_cidrs (migration 0009), as the client gave them; []: everyone
+    allowed_cidrs: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
 
     __table_args__ = (
         UniqueConstraint("loadbalancer_id", "protocol_port", name="uq_listener_port"),

@@ -20,6 +20,7 @@ from steelyard.model.enums import (
     ProvisioningStatus,
     SessionPersistenceType,
 )
+from steelyard.model.listener import allowed_networks
 from steelyard.model.spec import (
     HealthMonitorSpec,
     ListenerSpec,
@@ -145,6 +146,7 @@ def _listener(
         timeout_tcp_inspect=row.timeout_tcp_inspect,
         insert_headers=tuple(sorted((str(k), str(v)) for k, v in row.insert_headers.items())),
         admin_state_up=row.admin_state_up,
+        allowed_cidrs=allowed_networks(row.allowed_cidrs),
         protection=listener_effective(row, layers),
         l7policies=l7.by_listener.get(row.id, ()),
         tls=tls,

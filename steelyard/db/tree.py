@@ -18,8 +18,9 @@ from steelyard.db.protection import stored
 from steelyard.db.secrets import listener_tls_columns, pool_tls_columns
 from steelyard.model.enums import LISTENER_POOL_PROTOCOLS, ListenerProtocol, OperatingStatus
 from steelyard.model.faults import BadRequest, Conflict, NotFound, ValidationFailure
+from steelyard.model.fields import reason
 from steelyard.model.healthmonitor import HTTP_DEFAULTS, HTTP_TYPES, HealthMonitorSingleCreate
-from steelyard.model.listener import ListenerSingleCreate
+from steelyard.model.listener import ListenerSingleCreate, check_cidrs_match_vip
 from steelyard.model.member import MemberSingleCreate
 from steelyard.model.pool import PoolSingleCreate
 
@@ -159,6 +160,15 @@ def usable_pool(
     return pool
 
 
+def checked_allowed_cidrs(lb: m.LoadBalancer, cidrs: list[str] | None) -> list[str]:
+    """A listener's allowed_cidrs as stored; each must be of the VIP's IP version."""
+    try:
+        check_cidrs_match_vip(cidrs or [], lb.vip_address)
+    except ValueError as exc:
+        raise ValidationFailure(reason(exc)) from None
+    return list(cidrs or [])
+
+
 def add_listener(
     session: Session,
     lb: m.LoadBalancer,
@@ -189,6 +199,7 @@ def add_listener(
         timeout_member_data=body.timeout_member_data,
         timeout_tcp_inspect=body.timeout_tcp_inspect,
         insert_headers=dict(body.insert_headers),
+        allowed_cidrs=checked_allowed_cidrs(lb, body.allowed_cidrs),
         protection=stored(body.protection),
         **listener_tls_columns(session, lb.project_id, body.protocol, body.listener_tls()),
     )

@@ -104,6 +104,7 @@ def _listener_fields(session: Session, rows: Sequence[m.Listener]) -> list[dict[
     return [
         {
             **_columns(row, LISTENER_FIELDS),
+            "allowed_cidrs": row.allowed_cidrs or None,  # Octavia shows none as null
             "protection": listener_protection(row),
             "effective_protection": effective[row.id],
         }

@@ -1,8 +1,16 @@
 """Listener request and response bodies (Octavia v2 `listener`)."""
 
+import ipaddress
 from typing import Annotated, Self
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from steelyard.model.enums import HTTP_MODE_LISTENERS, ListenerProtocol
 from steelyard.model.fields import (
@@ -16,10 +24,11 @@ from steelyard.model.fields import (
     Port,
     ProjectId,
     Uuid,
+    matching,
 )
 from steelyard.model.l7 import MAX_POLICIES, PolicyFull, PolicySingleCreate
 from steelyard.model.listener_protection import GivenProtection, check_protection
-from steelyard.model.options import Absent, refusing
+from steelyard.model.options import refusing
 from steelyard.model.pool import PoolSingleCreate
 from steelyard.model.protection import Protection
 from steelyard.model.spec import ProtectionSpec
@@ -46,6 +55,51 @@ SSL_INSERT_HEADERS = (
     "X-SSL-Client-Not-Before",
     "X-SSL-Client-Not-After",
 )
+# allowed_cidrs (Octavia v2.12): who may connect to a listener; none given means everyone.
+# Octavia sets no maximum; a thousand networks is far more than an access list needs, and
+# HAProxy looks them up in a tree either way.
+MAX_ALLOWED_CIDRS = 1000
+
+
+def _distinct_networks(values: list[str]) -> list[str]:
+    """Each item must name a network (as Octavia's CidrType: a bare address is one host, host
+    bits are allowed); a network given twice, in any spelling, is kept once, as first given."""
+    seen: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, str] = {}
+    for text in values:
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise ValueError(f"Value should be a valid CIDR: {text}") from None
+        seen.setdefault(network, text)
+    return list(seen.values())
+
+
+# Only the characters a network's text needs, so nothing else is ever stored or echoed back.
+Cidr = Annotated[
+    str,
+    StringConstraints(max_length=49),
+    matching(r"[0-9A-Fa-f.:]{2,45}(/[0-9]{1,3})?", "Value should be a valid CIDR"),
+]
+AllowedCidrs = Annotated[
+    list[Cidr], Field(max_length=MAX_ALLOWED_CIDRS), AfterValidator(_distinct_networks)
+]
+
+
+def allowed_networks(cidrs: list[str]) -> tuple[str, ...]:
+    """Stored allowed_cidrs as the renderer takes them: networks in normal form."""
+    return tuple(str(ipaddress.ip_network(text, strict=False)) for text in cidrs)
+
+
+def check_cidrs_match_vip(cidrs: list[str], vip_address: str) -> None:
+    """Octavia refuses a network of the other IP version than the VIP's (it could never match)."""
+    vip_version = ipaddress.ip_address(vip_address).version
+    for text in cidrs:
+        if ipaddress.ip_network(text, strict=False).version != vip_version:
+            raise ValueError(
+                f"CIDR {text} IP version incompatible with VIP {vip_address} IP version."
+            )
+
+
 DEFAULT_TIMEOUTS = {
     "timeout_client_data": 50000,
     "timeout_member_connect": 5000,
@@ -76,13 +130,7 @@ def check_insert_headers(protocol: ListenerProtocol, headers: dict[str, str]) ->
     return result
 
 
-class _TlsAbsent(ListenerTlsCreate):
-    """Octavia's TLS attributes (model/tls.py), and those not supported yet."""
-
-    allowed_cidrs: Absent = None
-
-
-class ListenerSingleCreate(_TlsAbsent, DescribedCreate):
+class ListenerSingleCreate(ListenerTlsCreate, DescribedCreate):
     protocol: Protocol
     protocol_port: Port
     connection_limit: ConnectionLimit = -1
@@ -92,6 +140,7 @@ class ListenerSingleCreate(_TlsAbsent, DescribedCreate):
         default_factory=list
     )
     insert_headers: InsertHeaders = Field(default_factory=dict)
+    allowed_cidrs: AllowedCidrs | None = None  # null or []: everyone
     timeout_client_data: TimeoutMs = DEFAULT_TIMEOUTS["timeout_client_data"]
     timeout_member_connect: TimeoutMs = DEFAULT_TIMEOUTS["timeout_member_connect"]
     timeout_member_data: TimeoutMs = DEFAULT_TIMEOUTS["timeout_member_data"]
@@ -125,13 +174,15 @@ class ListenerCreateRoot(Body):
     listener: ListenerCreate
 
 
-class ListenerUpdate(_TlsAbsent, DescribedUpdate):
+class ListenerUpdate(ListenerTlsCreate, DescribedUpdate):
     """`protection` replaces the whole object (fields left out fall back to the defaults, they
-    are not kept from before); null or {} removes it."""
+    are not kept from before); null or {} removes it. So does `allowed_cidrs` (null or []:
+    everyone)."""
 
     connection_limit: ConnectionLimit | None = None
     default_pool_id: Uuid | None = None
     insert_headers: InsertHeaders | None = None
+    allowed_cidrs: AllowedCidrs | None = None
     timeout_client_data: TimeoutMs | None = None
     timeout_member_connect: TimeoutMs | None = None
     timeout_member_data: TimeoutMs | None = None
@@ -156,7 +207,7 @@ class ListenerFull(ListenerTlsOut, DescribedOut):
     timeout_member_connect: int
     timeout_member_data: int
     timeout_tcp_inspect: int
-    allowed_cidrs: None = None
+    allowed_cidrs: list[str] | None = None  # as Octavia: null when everyone may connect
     # Steelyard extension: the tenant's own settings, and what applies once deployment
     # defaults and operator overrides are merged in (null: nothing is limited).
     protection: GivenProtection = None

@@ -178,6 +178,8 @@ class ListenerSpec:
     timeout_tcp_inspect: int = 0
     insert_headers: tuple[tuple[str, str], ...] = ()  # e.g. (("X-Forwarded-For", "true"),)
     admin_state_up: bool = True
+    # Networks in normal form that may connect (checked first); () means everyone.
+    allowed_cidrs: tuple[str, ...] = ()
     protection: ProtectionSpec | None = None
     tls: ListenerTlsSpec | None = None  # TERMINATED_HTTPS listeners only
     l7policies: tuple[L7PolicySpec, ...] = ()

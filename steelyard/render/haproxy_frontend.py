@@ -1,8 +1,10 @@
 """One HAProxy `frontend` per listener, named by the listener id."""
 
+import ipaddress
 from dataclasses import dataclass
 
 from steelyard.model.enums import ListenerProtocol
+from steelyard.model.listener import MAX_ALLOWED_CIDRS
 from steelyard.model.spec import ListenerSpec, PoolSpec
 from steelyard.render import validate as v
 from steelyard.render.errors import RenderError
@@ -16,7 +18,7 @@ from steelyard.render.haproxy_tls import (
     listener_tls,
     tls_directory,
 )
-from steelyard.render.protection import ProtectionLines, render_protection
+from steelyard.render.protection import ProtectionLines, cidrs, network_acl, render_protection
 
 # What each supported insert_headers key adds to an HTTP frontend, in output order.
 # Frontend rules run once per request whichever backend serves it, so a pool shared by
@@ -71,6 +73,7 @@ def frontend_section(listener: ListenerSpec, context: FrontendContext) -> list[s
         body.append(f"tcp-request inspect-delay {inspect_ms}ms")
     if context.logging:
         body.append("option httplog" if mode == "http" else "option tcplog")
+    body.extend(allowed_cidr_lines(listener.allowed_cidrs, context.vip))
     if protection is not None:
         # Before the header lines and the routing line: limits run before anything else.
         body.extend(protection.frontend)
@@ -91,6 +94,25 @@ def frontend_protection(listener: ListenerSpec, context: FrontendContext) -> Pro
     protocol = v.member_of(ListenerProtocol, listener.protocol, "listener.protocol")
     http = protocol is ListenerProtocol.HTTP
     return render_protection(listener.id, listener.protection, http, context.vip.version)
+
+
+def allowed_cidr_lines(value: object, vip: v.IPAddress) -> list[str]:
+    """Octavia's allowed_cidrs: a source outside them is refused as its connection opens,
+    before every other rule (protection's deny lists and limits included), on every protocol.
+    The list says who may connect, so it is the peer's address that counts, also behind
+    `accept-proxy`. No networks: everyone."""
+    field = "listener.allowed_cidrs"
+    networks = cidrs(value, field)
+    if len(networks) > MAX_ALLOWED_CIDRS:
+        raise RenderError(f"{field} holds more than {MAX_ALLOWED_CIDRS} networks")
+    for network in networks:
+        if ipaddress.ip_network(network).version != vip.version:
+            # It could never match: the VIP's sockets only see peers of its own version.
+            raise RenderError(f"{field}: {network} is not of the VIP's IP version")
+    if not networks:
+        return []
+    reject = "tcp-request connection reject if !sy_allowed_cidrs"
+    return [*network_acl("sy_allowed_cidrs", networks), reject]
 
 
 def _maxconn(connection_limit: object, context: FrontendContext) -> int:

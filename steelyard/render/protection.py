@@ -245,10 +245,10 @@ def _has_limits(p: _Checked) -> bool:
 
 def _acls(p: _Checked, http: bool, tracked: bool, counted: bool) -> list[str]:
     lines = ["acl sy_counted sc1_tracked"] if counted else []
-    lines += _network_acl("sy_deny", p.deny)
+    lines += network_acl("sy_deny", p.deny)
     if tracked:
-        lines += _network_acl("sy_allow", p.allow)
-    lines += _network_acl("sy_proxy", p.trusted)
+        lines += network_acl("sy_allow", p.allow)
+    lines += network_acl("sy_proxy", p.trusted)
     if p.max_conn is not None:
         lines.append(f"acl sy_max_conn sc0_conn_cur gt {p.max_conn}")
     if p.conn_rate is not None:
@@ -266,8 +266,9 @@ def _acls(p: _Checked, http: bool, tracked: bool, counted: bool) -> list[str]:
     return lines
 
 
-def _network_acl(name: str, networks: tuple[str, ...]) -> list[str]:
-    # Several lines with the same name add up to one ACL (HAProxy ORs their patterns).
+def network_acl(name: str, networks: tuple[str, ...]) -> list[str]:
+    """`acl <name> src <networks>` for networks checked by `cidrs`, over as many lines as
+    needed: several lines with the same name add up to one ACL (HAProxy ORs their patterns)."""
     return [
         f"acl {name} src {' '.join(networks[i : i + _CIDRS_PER_LINE])}"
         for i in range(0, len(networks), _CIDRS_PER_LINE)

@@ -139,6 +139,7 @@ def listener_from_json(data: Mapping[str, Any]) -> ListenerSpec:
     convert: Converters = {
         "protocol": ListenerProtocol,
         "insert_headers": _headers,
+        "allowed_cidrs": lambda items: tuple(items) if isinstance(items, list) else items,
         "protection": _optional(protection_from_json),
         "tls": _optional(listener_tls_from_json),
         "l7policies": lambda items: tuple(l7policy_from_json(item) for item in items),
