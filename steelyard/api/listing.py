@@ -7,14 +7,18 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from steelyard.api.deps import requested_fields, select_fields
 from steelyard.api.settings import ApiSettings
+from steelyard.db.listing import TAG_FILTERS
 from steelyard.model.faults import BadRequest, echo
+from steelyard.model.fields import Text
 from steelyard.model.listing import Direction, ListQuery
 
 CONTROL = ("limit", "marker", "page_reverse", "sort", "sort_key", "sort_dir", "fields")
+MAX_FILTER_TAGS = 100  # per tag filter; an object has at most 100 tags
+_TAG = TypeAdapter(Text)  # what a tag may be
 
 
 def _direction(text: str) -> Direction:
@@ -66,12 +70,29 @@ def _flag(text: str | None, name: str) -> bool:
     raise BadRequest(f"Invalid value {echo(text)} for {name}.")
 
 
+def _tags(name: str, values: list[str]) -> list[str]:
+    """A tag filter's tags: comma-separated, from every repetition of the parameter, each
+    once. Values that no tag could be (too long, control characters) are refused."""
+    tags = list(dict.fromkeys(tag for value in values for tag in value.split(",")))
+    for tag in tags:
+        try:
+            _TAG.validate_python(tag)
+        except ValidationError:
+            raise BadRequest(f"Invalid value {echo(tag)} for filter {name}.") from None
+    if len(tags) > MAX_FILTER_TAGS:
+        raise BadRequest(f"Filter {name} names more than {MAX_FILTER_TAGS} tags.")
+    return tags
+
+
 def list_query(request: Request, settings: ApiSettings, special: Sequence[str] = ()) -> ListQuery:
     """The list parameters; those named in `special` are the caller's, not filters."""
     filters: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
         if name not in CONTROL and name not in special:
             filters.setdefault(name, []).append(value)
+    for name in TAG_FILTERS:
+        if name in filters:
+            filters[name] = _tags(name, filters[name])
     return ListQuery(
         limit=_limit(request, settings),
         marker=request.query_params.get("marker"),

@@ -3,6 +3,12 @@
 Pagination follows Octavia: the marker is the ID of the last item of the previous page (the
 first, with page_reverse); the sort keys get `created_at` and `id` appended so that the order
 is total, and the page continues after the marker in that order.
+
+Objects with tags take Octavia's (and Neutron's) four tag filters, each a list of tags:
+`tags` (has all of them), `tags-any` (has at least one), `not-tags` (lacks at least one: an
+object with all of them is left out) and `not-tags-any` (has none of them). Each is an EXISTS
+over the JSON list's elements, a plain condition on the row, so limits and markers work as
+with any other filter and no row is counted twice.
 """
 
 from collections.abc import Callable, Sequence
@@ -19,6 +25,7 @@ from sqlalchemy import (
     desc,
     func,
     literal,
+    not_,
     or_,
     select,
 )
@@ -46,6 +53,7 @@ Body = TypeVar("Body")
 View = Callable[[Session, Sequence[R]], list[Body]]
 
 DEFAULT_SORT = ("created_at", "id")
+TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 
@@ -74,6 +82,32 @@ def _value(column: InstrumentedAttribute[Any], name: str, raw: str) -> Any:
     except ValueError:
         raise BadRequest(f"Invalid value {echo(raw)} for filter {name}.") from None
     return raw
+
+
+def _has_tag(tags: InstrumentedAttribute[list[str]], tag: str) -> ColumnElement[bool]:
+    elements = func.json_each(tags).table_valued("value")
+    return select(literal(1)).select_from(elements).where(elements.c.value == tag).exists()
+
+
+def _has_any_tag(
+    tags: InstrumentedAttribute[list[str]], wanted: Sequence[str]
+) -> ColumnElement[bool]:
+    elements = func.json_each(tags).table_valued("value")
+    return select(literal(1)).select_from(elements).where(elements.c.value.in_(wanted)).exists()
+
+
+def _tag_clause(table: type[Row], name: str, wanted: Sequence[str]) -> ColumnElement[bool]:
+    if not issubclass(table, m.Provisioned):
+        raise BadRequest("One or more arguments are either duplicate or invalid.")
+    has_all = and_(*(_has_tag(table.tags, tag) for tag in wanted))
+    has_any = _has_any_tag(table.tags, wanted)
+    clauses = {
+        "tags": has_all,
+        "tags-any": has_any,
+        "not-tags": not_(has_all),
+        "not-tags-any": not_(has_any),
+    }
+    return clauses[name]
 
 
 def _sort_expression(table: type[Row], column: InstrumentedAttribute[Any]) -> ColumnElement[Any]:
@@ -112,6 +146,9 @@ def list_page(
     """
     clauses = list(where)
     for name, values in query.filters:
+        if name in TAG_FILTERS:
+            clauses.append(_tag_clause(table, name, values))
+            continue
         if name not in attributes:
             raise BadRequest("One or more arguments are either duplicate or invalid.")
         column = _column(table, name)

@@ -17,11 +17,13 @@ FEATURES = {
     "v2.1": ["/v2/lbaas/providers", '"timeout_client_data"', '"backup"'],
     "v2.2": ['"REDIRECT_PREFIX"'],
     "v2.3": ["/v2/octavia/amphorae/{amphora_id}/failover"],
+    "v2.5": ['"tags"'],  # the filters are query parameters: tests/unit/api/test_tag_filters.py
     "v2.6": ["/v2/lbaas/flavors", "/v2/lbaas/flavorprofiles", '"flavor_id"'],
     "v2.8": ['"client_authentication"', '"client_ca_tls_container_ref"'],
     "v2.9": ['"redirect_http_code"'],
     "v2.10": ['"domain_name"', '"http_version"'],
     "v2.11": ["/v2/lbaas/pools/{pool_id}/members"],
+    "v2.12": ['"allowed_cidrs"'],
     "v2.13": ['"SOURCE_IP_PORT"'],
     "v2.14": ["/v2/lbaas/availabilityzones", "/v2/lbaas/availabilityzoneprofiles"],
     "v2.15": ['"tls_ciphers"'],
