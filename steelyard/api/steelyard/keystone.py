@@ -4,7 +4,8 @@ commands that name a project (`loadbalancer quota set|show|unset|reset PROJECT`,
 GET /projects?name=..., before they call Octavia.
 
 Steelyard keeps no project registry: a project is any valid project ID (its name is its ID),
-and it exists for a caller who may see its objects (its own; every one for an admin)."""
+and it exists for a caller who may see its objects (its own; every one for an admin). Listed
+without a filter, an admin gets the projects Steelyard knows (db/projects.py)."""
 
 import re
 from typing import Any
@@ -13,7 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from steelyard.api.auth import Context
-from steelyard.api.deps import Caller
+from steelyard.api.deps import AppDeps, Caller
+from steelyard.db.projects import known_projects
 from steelyard.model.faults import NotFound
 from steelyard.model.fields import PROJECT_ID_PATTERN
 
@@ -46,8 +48,16 @@ def show_project(project_id: str, ctx: Caller) -> JSONResponse:
 
 
 @router.get("/projects")
-def list_projects(request: Request, ctx: Caller) -> JSONResponse:
-    """Filtered by `name` (or `id`): that project if visible; unfiltered, the caller's own."""
-    wanted = request.query_params.get("name") or request.query_params.get("id") or ctx.scope
-    found = [_project(wanted)] if wanted is not None and _visible(ctx, wanted) else []
-    return JSONResponse({"projects": found})
+def list_projects(request: Request, ctx: Caller, deps: AppDeps) -> JSONResponse:
+    """Filtered by `name` (what keystoneclient's find sends) or `id`: that project if visible.
+    Unfiltered: the caller's own; for an admin, every project with load balancers, quotas or
+    API keys."""
+    params = request.query_params
+    wanted = params.get("name") if "name" in params else params.get("id")
+    if wanted is not None:
+        found = [wanted] if _visible(ctx, wanted) else []
+    elif ctx.scope is not None:
+        found = [ctx.scope]
+    else:
+        found = deps.read(known_projects)
+    return JSONResponse({"projects": [_project(project_id) for project_id in found]})
