@@ -82,12 +82,6 @@ AUTHORIZED = Depends(_authorized)
 AppDeps = Annotated[Deps, Depends(_deps)]
 # The caller of an endpoint, already allowed by the endpoint's rule.
 Caller = Annotated[Context, Depends(_caller)]
-# Older names of the same, from before the policy decided (kept while route modules move over:
-# what a caller may do is now the endpoint's rule, whatever the name says).
-Reader = Caller
-Writer = Caller
-Admin = Caller
-require_admin = _caller
 
 
 class BodyParser(Generic[M]):

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from steelyard.api.deps import Admin, AppDeps
+from steelyard.api.deps import AppDeps
 from steelyard.db.metrics import ListenerMetrics, listener_metrics
 
 router = APIRouter()
@@ -68,6 +68,6 @@ def exposition(rows: list[ListenerMetrics]) -> str:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(_: Admin, deps: AppDeps) -> PlainTextResponse:
+def metrics(deps: AppDeps) -> PlainTextResponse:
     rows = deps.read(listener_metrics)
     return PlainTextResponse(exposition(rows), media_type="text/plain; version=0.0.4")

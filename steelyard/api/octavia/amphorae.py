@@ -5,17 +5,17 @@
 - PUT  /octavia/amphorae/{id}/failover                            202: replace this appliance
 """
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from steelyard.api.deps import AppDeps, require_admin
+from steelyard.api.deps import AppDeps
 from steelyard.api.listing import list_query, page
 from steelyard.db.access import Written, WrittenMany, utcnow
 from steelyard.db.amphorae import get_amphora, list_amphorae
 from steelyard.db.appliances import request_appliance_failover
 
-router = APIRouter(prefix="/octavia", tags=["amphorae"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/octavia", tags=["amphorae"])
 
 
 @router.get("/amphorae")

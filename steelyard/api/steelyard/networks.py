@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from steelyard.api.deps import Admin, AppDeps, Reader, body, no_content, one
+from steelyard.api.deps import AppDeps, Caller, body, no_content, one
 from steelyard.db import networks as db
 from steelyard.model.network import NetworkCreateRoot, SubnetCreateRoot
 
@@ -30,24 +30,24 @@ def _collection(
     path = f"/{key}s"
 
     @router.get(path, name=f"list_{key}s")
-    def list_all(ctx: Reader, deps: AppDeps) -> JSONResponse:
+    def list_all(ctx: Caller, deps: AppDeps) -> JSONResponse:
         items = deps.read(lambda s: listed(s, ctx.scope))
         return JSONResponse({f"{key}s": [item.model_dump(mode="json") for item in items]})
 
     @router.get(f"{path}/{{ident}}", name=f"show_{key}")
-    def show(request: Request, ident: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
+    def show(request: Request, ident: str, ctx: Caller, deps: AppDeps) -> JSONResponse:
         return one(request, key, deps.read(lambda s: shown(s, ident, ctx.scope)))
 
     @router.post(path, status_code=201, name=f"create_{key}")
     def create(
-        request: Request, _: Admin, deps: AppDeps, req: Annotated[Any, Depends(body(root))]
+        request: Request, deps: AppDeps, req: Annotated[Any, Depends(body(root))]
     ) -> JSONResponse:
         with deps.sessions.begin() as session:
             item = created(session, getattr(req, key))
         return one(request, key, item, 201)
 
     @router.delete(f"{path}/{{ident}}", status_code=204, name=f"delete_{key}")
-    def delete(ident: str, _: Admin, deps: AppDeps) -> Response:
+    def delete(ident: str, deps: AppDeps) -> Response:
         with deps.sessions.begin() as session:
             deleted(session, ident)
         return no_content()

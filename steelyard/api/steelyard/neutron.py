@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from steelyard.api.deps import AppDeps, Reader
+from steelyard.api.deps import AppDeps, Caller
 from steelyard.db import networks as db
 from steelyard.model.network import NetworkOut, SubnetOut
 
@@ -40,7 +40,7 @@ def _collection(
     shape: Callable[[T], dict[str, Any]],
 ) -> None:
     @router.get(f"/{key}s", name=f"neutron_list_{key}s")
-    def list_all(request: Request, ctx: Reader, deps: AppDeps) -> JSONResponse:
+    def list_all(request: Request, ctx: Caller, deps: AppDeps) -> JSONResponse:
         wanted = [
             (name, value)
             for name, value in request.query_params.multi_items()
@@ -51,7 +51,7 @@ def _collection(
         return JSONResponse({f"{key}s": found})
 
     @router.get(f"/{key}s/{{ident}}", name=f"neutron_show_{key}")
-    def show(ident: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
+    def show(ident: str, ctx: Caller, deps: AppDeps) -> JSONResponse:
         return JSONResponse({key: shape(deps.read(lambda s: shown(s, ident, ctx.scope)))})
 
 

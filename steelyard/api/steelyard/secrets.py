@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from steelyard.api.deps import AppDeps, Reader, Writer, body, no_content, one
+from steelyard.api.deps import AppDeps, Caller, body, no_content, one
 from steelyard.db import secrets as db
 from steelyard.db.access import WrittenMany, utcnow
 from steelyard.db.secret_box import SecretBox
@@ -50,14 +50,14 @@ def _api_base(request: Request, deps: AppDeps) -> str:
 
 
 @router.get("")
-def list_secrets(request: Request, ctx: Reader, deps: AppDeps) -> JSONResponse:
+def list_secrets(request: Request, ctx: Caller, deps: AppDeps) -> JSONResponse:
     base = _api_base(request, deps)
     items = deps.read(lambda s: db.list_secrets(s, ctx.scope, base))
     return JSONResponse({"secrets": [item.model_dump(mode="json") for item in items]})
 
 
 @router.post("", status_code=201)
-def create_secret(request: Request, ctx: Writer, deps: AppDeps, req: Create) -> JSONResponse:
+def create_secret(request: Request, ctx: Caller, deps: AppDeps, req: Create) -> JSONResponse:
     project = ctx.owner(req.secret.project_id)
     box, base, now, new_id = _box(deps), _api_base(request, deps), utcnow(), str(uuid.uuid4())
     item = deps.write(
@@ -67,14 +67,14 @@ def create_secret(request: Request, ctx: Writer, deps: AppDeps, req: Create) -> 
 
 
 @router.get("/{secret_id}")
-def show_secret(request: Request, secret_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
+def show_secret(request: Request, secret_id: str, ctx: Caller, deps: AppDeps) -> JSONResponse:
     base = _api_base(request, deps)
     return one(request, "secret", deps.read(lambda s: db.get_secret(s, ctx.scope, secret_id, base)))
 
 
 @router.put("/{secret_id}")
 def update_secret(
-    request: Request, secret_id: str, ctx: Writer, deps: AppDeps, req: Update
+    request: Request, secret_id: str, ctx: Caller, deps: AppDeps, req: Update
 ) -> JSONResponse:
     box, base, now = _box(deps), _api_base(request, deps), utcnow()
     item = deps.write(
@@ -84,7 +84,7 @@ def update_secret(
 
 
 @router.delete("/{secret_id}", status_code=204)
-def delete_secret(secret_id: str, ctx: Writer, deps: AppDeps) -> Response:
+def delete_secret(secret_id: str, ctx: Caller, deps: AppDeps) -> Response:
     def delete(session: Session) -> WrittenMany[None]:
         db.delete_secret(session, ctx.scope, secret_id)
         return WrittenMany(None, ())

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from steelyard.api.deps import Admin, AppDeps, Reader, body, no_content, one
+from steelyard.api.deps import AppDeps, Caller, body, no_content, one
 from steelyard.api.listing import list_query, page
 from steelyard.db import flavors as db
 from steelyard.model.flavor import FlavorCreateRoot, FlavorUpdateRoot
@@ -17,32 +17,30 @@ Update = Annotated[FlavorUpdateRoot, Depends(body(FlavorUpdateRoot))]
 
 
 @router.get("")
-def list_flavors(request: Request, ctx: Reader, deps: AppDeps) -> JSONResponse:
+def list_flavors(request: Request, ctx: Caller, deps: AppDeps) -> JSONResponse:
     query = list_query(request, deps.settings)
     items = deps.read(lambda s: db.list_flavors(s, ctx.is_admin, query))
     return page(request, deps.settings, "flavors", items, query)
 
 
 @router.post("", status_code=201)
-def create_flavor(request: Request, _: Admin, deps: AppDeps, req: Create) -> JSONResponse:
+def create_flavor(request: Request, deps: AppDeps, req: Create) -> JSONResponse:
     item = deps.write(lambda s: db.create_flavor(s, req.flavor))
     return one(request, "flavor", item, 201)
 
 
 @router.get("/{flavor_id}")
-def show_flavor(request: Request, flavor_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
+def show_flavor(request: Request, flavor_id: str, ctx: Caller, deps: AppDeps) -> JSONResponse:
     return one(request, "flavor", deps.read(lambda s: db.get_flavor(s, ctx.is_admin, flavor_id)))
 
 
 @router.put("/{flavor_id}")
-def update_flavor(
-    request: Request, flavor_id: str, _: Admin, deps: AppDeps, req: Update
-) -> JSONResponse:
+def update_flavor(request: Request, flavor_id: str, deps: AppDeps, req: Update) -> JSONResponse:
     item = deps.write(lambda s: db.update_flavor(s, flavor_id, req.flavor))
     return one(request, "flavor", item)
 
 
 @router.delete("/{flavor_id}", status_code=204)
-def delete_flavor(flavor_id: str, _: Admin, deps: AppDeps) -> Response:
+def delete_flavor(flavor_id: str, deps: AppDeps) -> Response:
     deps.write(lambda s: db.delete_flavor(s, flavor_id))
     return no_content()

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from steelyard.api.deps import AppDeps, Reader, Writer, body, no_content, one
+from steelyard.api.deps import AppDeps, Caller, body, no_content, one
 from steelyard.api.listing import list_query, page
 from steelyard.db import l7 as db
 from steelyard.model.l7 import RuleCreateRoot, RuleUpdateRoot
@@ -17,7 +17,7 @@ Update = Annotated[RuleUpdateRoot, Depends(body(RuleUpdateRoot))]
 
 
 @router.get("")
-def list_l7rules(request: Request, l7policy_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
+def list_l7rules(request: Request, l7policy_id: str, ctx: Caller, deps: AppDeps) -> JSONResponse:
     query = list_query(request, deps.settings)
     items = deps.read(lambda s: db.list_rules(s, ctx.scope, l7policy_id, query))
     return page(request, deps.settings, "rules", items, query)
@@ -25,7 +25,7 @@ def list_l7rules(request: Request, l7policy_id: str, ctx: Reader, deps: AppDeps)
 
 @router.post("", status_code=201)
 def create_l7rule(
-    request: Request, l7policy_id: str, ctx: Writer, deps: AppDeps, req: Create
+    request: Request, l7policy_id: str, ctx: Caller, deps: AppDeps, req: Create
 ) -> JSONResponse:
     ctx.check_project(req.rule.project_id)
     item = deps.write(lambda s: db.create_rule(s, ctx.scope, l7policy_id, req.rule))
@@ -34,7 +34,7 @@ def create_l7rule(
 
 @router.get("/{l7rule_id}")
 def show_l7rule(
-    request: Request, l7policy_id: str, l7rule_id: str, ctx: Reader, deps: AppDeps
+    request: Request, l7policy_id: str, l7rule_id: str, ctx: Caller, deps: AppDeps
 ) -> JSONResponse:
     item = deps.read(lambda s: db.get_rule(s, ctx.scope, l7policy_id, l7rule_id))
     return one(request, "rule", item)
@@ -42,13 +42,13 @@ def show_l7rule(
 
 @router.put("/{l7rule_id}")
 def update_l7rule(
-    request: Request, l7policy_id: str, l7rule_id: str, ctx: Writer, deps: AppDeps, req: Update
+    request: Request, l7policy_id: str, l7rule_id: str, ctx: Caller, deps: AppDeps, req: Update
 ) -> JSONResponse:
     item = deps.write(lambda s: db.update_rule(s, ctx.scope, l7policy_id, l7rule_id, req.rule))
     return one(request, "rule", item)
 
 
 @router.delete("/{l7rule_id}", status_code=204)
-def delete_l7rule(l7policy_id: str, l7rule_id: str, ctx: Writer, deps: AppDeps) -> Response:
+def delete_l7rule(l7policy_id: str, l7rule_id: str, ctx: Caller, deps: AppDeps) -> Response:
     deps.write(lambda s: db.delete_rule(s, ctx.scope, l7policy_id, l7rule_id))
     return no_content()

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from steelyard.api.deps import AppDeps, Reader, Writer, body, no_content, one
+from steelyard.api.deps import AppDeps, Caller, body, no_content, one
 from steelyard.api.listing import flag, list_query, page, time_param
 from steelyard.db import loadbalancers as db
 from steelyard.db.events import loadbalancer_events
@@ -19,14 +19,14 @@ Update = Annotated[LoadBalancerUpdateRoot, Depends(body(LoadBalancerUpdateRoot))
 
 
 @router.get("")
-def list_loadbalancers(request: Request, ctx: Reader, deps: AppDeps) -> JSONResponse:
+def list_loadbalancers(request: Request, ctx: Caller, deps: AppDeps) -> JSONResponse:
     query = list_query(request, deps.settings)
     items = deps.read(lambda s: db.list_loadbalancers(s, ctx.scope, query))
     return page(request, deps.settings, "loadbalancers", items, query)
 
 
 @router.post("", status_code=201)
-def create_loadbalancer(request: Request, ctx: Writer, deps: AppDeps, req: Create) -> JSONResponse:
+def create_loadbalancer(request: Request, ctx: Caller, deps: AppDeps, req: Create) -> JSONResponse:
     spec = req.loadbalancer
     project = ctx.owner(spec.project_id)
     settings = deps.settings
@@ -40,39 +40,39 @@ def create_loadbalancer(request: Request, ctx: Writer, deps: AppDeps, req: Creat
 
 
 @router.get("/{lb_id}")
-def show_loadbalancer(request: Request, lb_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
+def show_loadbalancer(request: Request, lb_id: str, ctx: Caller, deps: AppDeps) -> JSONResponse:
     item = deps.read(lambda s: db.get_loadbalancer(s, ctx.scope, lb_id))
     return one(request, "loadbalancer", item)
 
 
 @router.put("/{lb_id}")
 def update_loadbalancer(
-    request: Request, lb_id: str, ctx: Writer, deps: AppDeps, req: Update
+    request: Request, lb_id: str, ctx: Caller, deps: AppDeps, req: Update
 ) -> JSONResponse:
     item = deps.write(lambda s: db.update_loadbalancer(s, ctx.scope, lb_id, req.loadbalancer))
     return one(request, "loadbalancer", item)
 
 
 @router.delete("/{lb_id}", status_code=204)
-def delete_loadbalancer(request: Request, lb_id: str, ctx: Writer, deps: AppDeps) -> Response:
+def delete_loadbalancer(request: Request, lb_id: str, ctx: Caller, deps: AppDeps) -> Response:
     cascade = flag(request, "cascade")
     deps.write(lambda s: db.delete_loadbalancer(s, ctx.scope, lb_id, cascade))
     return no_content()
 
 
 @router.get("/{lb_id}/status")
-def show_status(lb_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
+def show_status(lb_id: str, ctx: Caller, deps: AppDeps) -> JSONResponse:
     tree = deps.read(lambda s: status_tree(s, ctx.scope, lb_id))
     return JSONResponse({"statuses": {"loadbalancer": tree.model_dump(mode="json")}})
 
 
 @router.get("/{lb_id}/stats")
-def show_stats(request: Request, lb_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
+def show_stats(request: Request, lb_id: str, ctx: Caller, deps: AppDeps) -> JSONResponse:
     return one(request, "stats", deps.read(lambda s: loadbalancer_stats(s, ctx.scope, lb_id)))
 
 
 @router.get("/{lb_id}/events")
-def list_events(request: Request, lb_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
+def list_events(request: Request, lb_id: str, ctx: Caller, deps: AppDeps) -> JSONResponse:
     """As GET /v2/operator/events (same filters and `since`), for one load balancer."""
     query = list_query(request, deps.settings, special=("since",))
     since = time_param(request, "since")

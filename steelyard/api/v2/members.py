@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from steelyard.api.deps import AppDeps, Reader, Writer, body, no_content, one
+from steelyard.api.deps import AppDeps, Caller, body, no_content, one
 from steelyard.api.listing import flag, list_query, page
 from steelyard.db import members as db
 from steelyard.model.member import MemberCreateRoot, MembersBatchRoot, MemberUpdateRoot
@@ -17,7 +17,7 @@ Batch = Annotated[MembersBatchRoot, Depends(body(MembersBatchRoot))]
 
 
 @router.get("")
-def list_members(request: Request, pool_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
+def list_members(request: Request, pool_id: str, ctx: Caller, deps: AppDeps) -> JSONResponse:
     query = list_query(request, deps.settings)
     items = deps.read(lambda s: db.list_members(s, ctx.scope, pool_id, query))
     return page(request, deps.settings, "members", items, query)
@@ -25,7 +25,7 @@ def list_members(request: Request, pool_id: str, ctx: Reader, deps: AppDeps) -> 
 
 @router.post("", status_code=201)
 def create_member(
-    request: Request, pool_id: str, ctx: Writer, deps: AppDeps, req: Create
+    request: Request, pool_id: str, ctx: Caller, deps: AppDeps, req: Create
 ) -> JSONResponse:
     ctx.check_project(req.member.project_id)
     item = deps.write(lambda s: db.create_member(s, ctx.scope, pool_id, req.member))
@@ -34,7 +34,7 @@ def create_member(
 
 @router.put("", status_code=202)
 def replace_members(
-    request: Request, pool_id: str, ctx: Writer, deps: AppDeps, req: Batch
+    request: Request, pool_id: str, ctx: Caller, deps: AppDeps, req: Batch
 ) -> Response:
     """Octavia's batch update: the body is the pool's new member set (202, no body)."""
     for member in req.members:
@@ -46,7 +46,7 @@ def replace_members(
 
 @router.get("/{member_id}")
 def show_member(
-    request: Request, pool_id: str, member_id: str, ctx: Reader, deps: AppDeps
+    request: Request, pool_id: str, member_id: str, ctx: Caller, deps: AppDeps
 ) -> JSONResponse:
     item = deps.read(lambda s: db.get_member(s, ctx.scope, pool_id, member_id))
     return one(request, "member", item)
@@ -54,13 +54,13 @@ def show_member(
 
 @router.put("/{member_id}")
 def update_member(
-    request: Request, pool_id: str, member_id: str, ctx: Writer, deps: AppDeps, req: Update
+    request: Request, pool_id: str, member_id: str, ctx: Caller, deps: AppDeps, req: Update
 ) -> JSONResponse:
     item = deps.write(lambda s: db.update_member(s, ctx.scope, pool_id, member_id, req.member))
     return one(request, "member", item)
 
 
 @router.delete("/{member_id}", status_code=204)
-def delete_member(pool_id: str, member_id: str, ctx: Writer, deps: AppDeps) -> Response:
+def delete_member(pool_id: str, member_id: str, ctx: Caller, deps: AppDeps) -> Response:
     deps.write(lambda s: db.delete_member(s, ctx.scope, pool_id, member_id))
     return no_content()

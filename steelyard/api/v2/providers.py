@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from steelyard.api.deps import Admin, Reader, requested_fields, select_fields
+from steelyard.api.deps import requested_fields, select_fields
 from steelyard.model.provider import PROVIDERS, Capability, Provider, provider
 
 router = APIRouter(prefix="/lbaas/providers", tags=["providers"])
@@ -23,7 +23,7 @@ def _answer(request: Request, key: str, items: list[dict[str, Any]]) -> JSONResp
 
 
 @router.get("")
-def list_providers(request: Request, _: Reader) -> JSONResponse:
+def list_providers(request: Request) -> JSONResponse:
     items = [{"name": p.name, "description": p.description} for p in PROVIDERS.values()]
     return _answer(request, "providers", items)
 
@@ -35,14 +35,14 @@ def _capabilities(
 
 
 @router.get("/{provider_name}/flavor_capabilities")
-def list_flavor_capabilities(request: Request, provider_name: str, _: Admin) -> JSONResponse:
+def list_flavor_capabilities(request: Request, provider_name: str) -> JSONResponse:
     return _capabilities(
         request, provider_name, "flavor_capabilities", lambda p: p.flavor_capabilities
     )
 
 
 @router.get("/{provider_name}/availability_zone_capabilities")
-def list_zone_capabilities(request: Request, provider_name: str, _: Admin) -> JSONResponse:
+def list_zone_capabilities(request: Request, provider_name: str) -> JSONResponse:
     return _capabilities(
         request, provider_name, "availability_zone_capabilities", lambda p: p.zone_capabilities
     )

@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from steelyard.api.deps import Admin, AppDeps, Reader, body, no_content, one
+from steelyard.api.deps import AppDeps, Caller, body, no_content, one
 from steelyard.api.listing import list_query, page
 from steelyard.db import quotas as db
 from steelyard.model.faults import BadRequest, echo
@@ -35,35 +35,33 @@ def _project(project_id: str) -> str:
 
 
 @router.get("")
-def list_quotas(request: Request, ctx: Reader, deps: AppDeps) -> JSONResponse:
+def list_quotas(request: Request, ctx: Caller, deps: AppDeps) -> JSONResponse:
     query = list_query(request, deps.settings)
     items = deps.read(lambda s: db.list_quotas(s, ctx.scope, query))
     return page(request, deps.settings, "quotas", items, query)
 
 
 @router.get(f"/{DEFAULTS}")
-def show_defaults(request: Request, _: Reader, deps: AppDeps) -> JSONResponse:
+def show_defaults(request: Request, deps: AppDeps) -> JSONResponse:
     return one(request, "quota", deps.read(db.get_defaults))
 
 
 @router.get("/{project_id}/default")
 def show_project_defaults(
-    request: Request, project_id: str, ctx: Reader, deps: AppDeps
+    request: Request, project_id: str, ctx: Caller, deps: AppDeps
 ) -> JSONResponse:
     ctx.check_project(_project(project_id))
     return one(request, "quota", deps.read(db.get_defaults))
 
 
 @router.get("/{project_id}")
-def show_quota(request: Request, project_id: str, ctx: Reader, deps: AppDeps) -> JSONResponse:
+def show_quota(request: Request, project_id: str, ctx: Caller, deps: AppDeps) -> JSONResponse:
     ctx.check_project(_project(project_id))  # another project's: 403, as in Octavia
     return one(request, "quota", deps.read(lambda s: db.get_quota(s, project_id)))
 
 
 @router.put("/{project_id}", status_code=202)
-def update_quota(
-    request: Request, project_id: str, _: Admin, deps: AppDeps, req: Update
-) -> JSONResponse:
+def update_quota(request: Request, project_id: str, deps: AppDeps, req: Update) -> JSONResponse:
     if project_id == DEFAULTS:
         return one(request, "quota", deps.write(lambda s: db.set_defaults(s, req.quota)), 202)
     item = deps.write(lambda s: db.set_quota(s, _project(project_id), req.quota))
@@ -71,7 +69,7 @@ def update_quota(
 
 
 @router.delete("/{project_id}", status_code=204)
-def delete_quota(project_id: str, _: Admin, deps: AppDeps) -> Response:
+def delete_quota(project_id: str, deps: AppDeps) -> Response:
     if project_id == DEFAULTS:
         deps.write(db.reset_defaults)
     else:
