@@ -72,6 +72,7 @@ Outcome = Literal["absent", "applied", "deleted", "failed"]
 FULL_ENSURE_EVERY_S = 30.0
 MAX_PASSES = 6  # an ACTIVE_STANDBY failover of both appliances takes three
 HANDOVER_WAIT_S = 3.0
+NOOP_PROVIDER = "noop"
 
 
 class UnsupportedTopology(RuntimeError):
@@ -167,6 +168,11 @@ class Reconciler:
     # -- the passes -------------------------------------------------------------------------
 
     def _apply(self, lb_id: str, snap: LbSnapshot) -> Result:
+        if snap.provider == NOOP_PROVIDER:  # Octavia's noop driver: statuses settle, nothing runs
+            with self._sessions() as session:
+                record_applied(session, lb_id, snap.generation, snap.doomed, self._clock())
+                session.commit()
+            return Result("applied", "noop provider")
         topology = Topology(snap.topology)
         if topology is not Topology.SINGLE and self._plane.compute.name != "netns":
             raise UnsupportedTopology(

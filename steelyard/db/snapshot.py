@@ -75,6 +75,7 @@ class LbSnapshot:
     applied_generation: int
     deleting: bool
     topology: str
+    provider: str  # "appliance", or "noop": the API only, no data plane
     appliance_count: int
     availability_zone: str | None
     vip_subnet_id: str
@@ -231,6 +232,7 @@ def load_snapshot(session: Session, lb_id: str) -> LbSnapshot | None:
         applied_generation=lb.applied_generation,
         deleting=lb.deleting,
         topology=lb.topology,
+        provider=lb.provider,
         appliance_count=lb.appliance_count,
         availability_zone=lb.availability_zone,
         vip_subnet_id=lb.vip_subnet_id,

@@ -18,3 +18,15 @@ def test_process_driver_serves_and_deletes(
         wait_until(lambda: api.get(f"/v2/lbaas/loadbalancers/{lb['id']}").status_code == 404)
     appliances = process_server.state_dir / "agent" / "appliances"
     assert not appliances.exists() or list(appliances.iterdir()) == []
+
+    # Provider noop (Octavia's noop driver): the API keeps the objects, nothing runs.
+    with process_server.api() as api, process_server.api(project=None) as admin:
+        body = lb_body(members, process_server.member_host)
+        body["loadbalancer"]["provider"] = "noop"
+        noop = wait_active(api, create_lb(api, body)["id"])
+        assert noop["provider"] == "noop"
+        listed = admin.get("/v2/octavia/amphorae", params={"loadbalancer_id": noop["id"]})
+        assert listed.json()["amphorae"] == []
+        assert not appliances.exists() or list(appliances.iterdir()) == []
+        assert api.delete(f"/v2/lbaas/loadbalancers/{noop['id']}?cascade=true").status_code == 204
+        wait_until(lambda: api.get(f"/v2/lbaas/loadbalancers/{noop['id']}").status_code == 404)
