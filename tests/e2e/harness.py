@@ -66,7 +66,21 @@ def random_prefix() -> str:
 
 
 def random_cidr() -> str:
-    return f"198.19.{random.randrange(1, 255)}.0/24"
+    """A /24 no bridge on this host uses yet; each pytest-xdist worker draws from its own range,
+    so servers of parallel workers never share a subnet."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    span = 254 // max(workers, 1)
+    third_octets = list(range(1 + worker * span, 1 + (worker + 1) * span))
+    random.shuffle(third_octets)
+    for third in third_octets:
+        cidr = f"198.19.{third}.0/24"
+        routed = subprocess.run(
+            ["ip", "route", "show", cidr], capture_output=True, text=True, check=False
+        )
+        if not routed.stdout.strip():
+            return cidr
+    raise RuntimeError("no free 198.19.x.0/24 for a test server")
 
 
 def _spawn(handle_args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
