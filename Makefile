@@ -17,7 +17,10 @@ test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2
+	# Unit and end-to-end tests on two workers (each e2e server has its own names and subnet);
+	# integration tests one at a time (they use fixed link names under the "tc" prefix).
+	$(BIN)/pytest -n 2 --dist loadfile tests/unit tests/e2e
+	$(BIN)/pytest tests/integration
 
 demo: $(STAMP)
 	$(BIN)/steelyard demo
