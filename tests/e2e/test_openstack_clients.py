@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from tests.e2e.harness import ServerHandle, running_server, wait_until
+from tests.support.certs import TestCA
 
 # openstacksdk warns about its own future removals; those are not ours to fix.
 pytestmark = [
@@ -61,6 +62,7 @@ def noauth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHa
 class Clouds:
     path: Path  # clouds.yaml
     subnet: str  # the default VIP subnet of the keys server
+    certificate: str  # a server certificate and key in the secret store (its reference URL)
 
     def run(self, cloud: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -104,7 +106,11 @@ def clouds(
     path.write_text(yaml.safe_dump(config))
     with keys_server.api(project=None, token=admin) as api:
         subnet = api.get("/v2/steelyard/subnets").json()["subnets"][0]["id"]
-    return Clouds(path, subnet)
+    with keys_server.api(project=None, token=member) as api:
+        upload = {"secret": {"name": "web", "pem": TestCA().issue("web.example").bundle()}}
+        created = api.post("/v2/steelyard/secrets", json=upload)
+        assert created.status_code == 201, created.text
+    return Clouds(path, subnet, created.json()["secret"]["secret_ref"])
 
 
 # --- the openstack CLI ------------------------------------------------------------------------
@@ -166,6 +172,12 @@ CLI_OBJECTS = [
         ("--name http", "name", "http"), ("--connection-limit", "connection_limit", -1),
     ),
     CliObject(
+        "https", f"{LB} listener", "member",
+        "--protocol TERMINATED_HTTPS --protocol-port 443 "
+        "--default-tls-container-ref {certificate} {lb}",
+        ("--tls-version TLSv1.3", "tls_versions", ["TLSv1.3"]), ("--name", "name", ""),
+    ),
+    CliObject(
         "pool", f"{LB} pool", "member",
         "--lb-algorithm ROUND_ROBIN --protocol HTTP --listener {listener} --description d",
         ("--lb-algorithm LEAST_CONNECTIONS", "lb_algorithm", "LEAST_CONNECTIONS"),
@@ -199,7 +211,7 @@ def test_openstack_cli_manages_every_object_type(clouds: Clouds) -> None:
     """Per type: create, list, set, unset, show (what set left and unset reset), delete.
     Only the load balancer's create and the deletes wait: writes to a busy load balancer
     queue up in Steelyard instead of failing with 409."""
-    ids: Ids = {"subnet": clouds.subnet}
+    ids: Ids = {"subnet": clouds.subnet, "certificate": clouds.certificate}
     for obj in CLI_OBJECTS:
         noun = obj.noun.split()
         parent = [ids[obj.parent]] if obj.parent else []
