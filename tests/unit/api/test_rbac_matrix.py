@@ -364,6 +364,7 @@ def test_endpoint_by_caller(row: Row, world: tuple[World, dict[str, TestClient]]
         body = row.body(state) if callable(row.body) else row.body
         response = clients[caller].request(row.method, path, json=body)
         got[caller] = response.status_code
+        assert response.headers["x-openstack-request-id"].startswith("req-")
         if response.status_code >= 400:
             fault = response.json()
             assert fault["faultcode"] == "Client" and fault["faultstring"], (caller, fault)
