@@ -2,16 +2,19 @@
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from steelyard.api.policy import PolicyError, compile_rules
+from steelyard.api.policy import PolicyError, compile_rules, load_policy
 from steelyard.api.policy_defaults import DEFAULT_RULES, default_policy
 from steelyard.api.policy_routes import PUBLIC, route_rules, rule_for
 
 LB = "os_load-balancer_api:loadbalancer"
+LBS = "/v2/lbaas/loadbalancers"
 
 ROUTES: list[tuple[str, str, str | None]] = [
     ("GET", "/", PUBLIC),
@@ -117,3 +120,49 @@ def test_serve_refuses_a_bad_policy_file_at_start(tmp_path: Path) -> None:
     assert "steelyard: policy:" in done.stderr
     assert "rule 'load-balancer:write': a '(' is not closed" in done.stderr
     assert not (tmp_path / "state").exists()  # nothing was started
+
+
+def test_a_policy_file_changes_what_the_api_allows(
+    tmp_path: Path, make_client: Callable[..., Any]
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        '"load-balancer:write": "rule:load-balancer:admin"\n'
+        '"os_load-balancer_api:provider:get_all": "!"\n'
+    )
+    policy = load_policy(path, DEFAULT_RULES)
+    member = make_client(policy=policy)
+    admin = make_client(project=None, policy=policy)
+
+    refused = member.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {}})
+    assert refused.status_code == 403
+    assert refused.json()["faultstring"] == "Policy does not allow this request to be performed."
+    created = admin.post(
+        "/v2/lbaas/loadbalancers", json={"loadbalancer": {"project_id": "p-alpha"}}
+    )
+    assert created.status_code == 201
+    assert member.get(f"{LBS}/{created.json()['loadbalancer']['id']}").is_success
+    assert admin.get("/v2/lbaas/providers").status_code == 403  # "!": no one
+
+
+def test_octavia_s_deprecated_roles(make_client: Callable[..., Any]) -> None:
+    """Given as X-Roles under noauth: a global observer reads every project and writes none,
+    a load-balancer_member works in its own project only."""
+    lb = make_client(project="p-other").post("/v2/lbaas/loadbalancers", json={"loadbalancer": {}})
+    lb_id = lb.json()["loadbalancer"]["id"]
+    observer = make_client(roles="load-balancer_global_observer")
+    old_member = make_client(roles="load-balancer_member")
+
+    assert lb_id in [
+        item["id"] for item in observer.get("/v2/lbaas/loadbalancers").json()["loadbalancers"]
+    ]
+    assert observer.get(f"/v2/lbaas/loadbalancers/{lb_id}").status_code == 200
+    assert observer.delete(f"/v2/lbaas/loadbalancers/{lb_id}").status_code == 403
+    assert old_member.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {}}).status_code == 201
+    assert old_member.get(f"/v2/lbaas/loadbalancers/{lb_id}").status_code == 404
+    assert (
+        make_client(roles="load-balancer_observer")
+        .post("/v2/lbaas/loadbalancers", json={"loadbalancer": {}})
+        .status_code
+        == 403
+    )
