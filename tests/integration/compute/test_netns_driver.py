@@ -40,7 +40,7 @@ def server_in_appliance(
 
     def start() -> HttpBackend:
         ns = netns_driver.netns_name(appliance.name)
-        backend = run_in_netns(ns, lambda: HttpBackend("inside", appliance.vip.address, 8080))
+        backend = run_in_netns(ns, lambda: HttpBackend("inside", address_of(appliance), 8080))
         started.append(backend)
         return backend
 
@@ -49,8 +49,13 @@ def server_in_appliance(
         backend.stop()
 
 
+def address_of(slot: ApplianceSlot) -> str:
+    assert slot.vip.address is not None  # these tests place appliances, not spares
+    return slot.vip.address
+
+
 def vip_answers(slot: ApplianceSlot) -> bool:
-    return http_get(slot.vip.address, 8080).headers.get("X-Backend") == "inside"
+    return http_get(address_of(slot), 8080).headers.get("X-Backend") == "inside"
 
 
 def test_is_a_compute_driver(netns_driver: NetnsDriver) -> None:
@@ -141,7 +146,7 @@ def _route_deleted(driver: NetnsDriver, slot: ApplianceSlot) -> None:
             "eth0",
             netns=ns,
             json_out=True,
-            family=6 if ":" in slot.vip.address else 4,
+            family=6 if ":" in address_of(slot) else 4,
         )
     ):
         if not route["dst"].startswith("fe80"):

@@ -84,6 +84,7 @@ class EcmpLab:
         if serve:
             netns = self.driver.netns_name(name)
             self.servers[name] = run_in_netns(netns, lambda: HttpBackend(name, self.vip, 80))
+        assert slot.vip.address is not None  # an appliance of the lab, never a spare
         return slot.vip.address
 
     def kill(self, name: str) -> None:
