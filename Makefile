@@ -56,6 +56,8 @@ bench: bench-deps
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.protection_throughput
 	$(BIN)/python -m bench.protection_flood
+	$(BIN)/python -m bench.health_ingest
+	$(BIN)/python -m bench.failover
 
 bench-deps: $(STAMP)
 	@dpkg -s wrk >/dev/null 2>&1 || { \
