@@ -66,7 +66,7 @@ from bench.common import (
 )
 from bench.create_to_first_200 import OCTAVIA_REPORTED as OCTAVIA_CREATE_REPORTED
 from bench.create_to_first_200 import one_run
-from bench.lb import delete_and_wait, full_lb_body, wait_status
+from bench.lb import delete_and_wait, full_lb_body, http_get, wait_status
 from tests.e2e.agent_access import agent_for
 from tests.e2e.ha_tools import (
     amphorae,
@@ -85,6 +85,7 @@ NAME = "failover"
 T = TypeVar("T")
 PAIR = ["BACKUP", "MASTER"]
 LEAD_S = 0.5  # the probe runs this long before a break (its successes bound the gap)
+LEAD_OK = 10  # ... and its last this many attempts succeeded
 SINCE_S = 0.2  # a gap counts from this long before the break
 AFTER_S = 0.5  # the probe keeps going this long after the first success (or the re-pairing)
 # case 1: the probe runs until redundancy, at most this long after the break; the next crash
@@ -186,6 +187,24 @@ class Results:
 
 def _probe(vip: str) -> GapProbe:
     return GapProbe(None, vip, 80, http_header="X-Backend")
+
+
+def _lead(probe: GapProbe, vip: str) -> dict[str, Any]:
+    """Before a break: LEAD_S of probing, and more until the last LEAD_OK attempts all
+    succeeded (at most BOUND_S): a gap only means something if the VIP served before the break.
+    Returns what the lead saw; while it failed, a few answers of the VIP (status, detail)."""
+    started = time.monotonic()
+    time.sleep(LEAD_S)
+    answers: list[tuple[int | None, str]] = []
+    while not all(a.ok for a in probe.attempts()[-LEAD_OK:]):
+        if time.monotonic() - started > BOUND_S:
+            raise RuntimeError(f"the VIP {vip} does not serve before the break: {answers}")
+        if len(answers) < 5:
+            answers.append(http_get(vip, 80, 0.5))
+        time.sleep(0.1)
+    seen = probe.report(since=started)
+    lead = {"s": time.monotonic() - started, "failures": seen.failures}
+    return {**lead, "errors": dict(seen.errors), "answers": answers} if seen.failures else lead
 
 
 @dataclass(frozen=True)
@@ -344,9 +363,9 @@ def master_crashes(env: Env, runs: int) -> list[Outage]:
         for index in range(runs):
             lb, pair = _new_pair(env)
             master = by_role(pair, "MASTER")
-            waited = _established(env, lb["id"]) + LEAD_S
+            phase = _established(env, lb["id"])
             with _probe(lb["vip_address"]) as probe:
-                time.sleep(LEAD_S)
+                lead = _lead(probe, lb["vip_address"])
                 broke, _ = _break(partial(link_down, master["compute_id"]))
                 item = Pending(lb["id"], PAIR, frozenset({master["id"]}), broke.at)
                 watch.add(item)
@@ -355,7 +374,7 @@ def master_crashes(env: Env, runs: int) -> list[Outage]:
                 watch.wait([item], broke.at + PROBE_MAX_S)
                 time.sleep(AFTER_S)
             out.append(_outage("master_crash", env, index, lb["id"], master["name"], broke, probe))
-            out[-1].extra["waited_after_heard_s"] = waited
+            out[-1].extra.update(waited_after_heard_s=phase + lead["s"], lead=lead)
             _print(out[-1])
             broken.append(item)
             _delete_settled(env, broken)  # the next crash does not wait for the others
@@ -386,7 +405,7 @@ def switchovers(env: Env, runs: int) -> list[Outage]:
             raise RuntimeError(f"the VIP of {lb['id']} is not on its MASTER")
         patient = GapProbe(None, vip, 80, interval=0.05, timeout=5.0, http_header="X-Backend")
         with _probe(vip) as probe, patient:
-            time.sleep(LEAD_S)
+            lead = _lead(probe, vip)
             broke, response = _break(partial(env.admin.put, url))
             if response.status_code != 202:
                 raise RuntimeError(f"failover: HTTP {response.status_code} {response.text}")
@@ -396,6 +415,7 @@ def switchovers(env: Env, runs: int) -> list[Outage]:
         outage = _outage("switchover", env, index, lb["id"], master["name"], broke, probe)
         outage.patient = _brief(patient.report(since=broke.at - SINCE_S))
         outage.redundant_s = done - broke.at
+        outage.extra["lead"] = lead
         out.append(outage)
         _print(outage)
     env.delete(lb["id"])
@@ -418,7 +438,7 @@ def haproxy_kills(env: Env, runs: int) -> list[Outage]:
         lb, pair = _new_pair(env)
         master = by_role(pair, "MASTER")
         with agent_for(env.server) as agent, _probe(lb["vip_address"]) as probe:
-            time.sleep(LEAD_S)
+            lead = _lead(probe, lb["vip_address"])
             broke, _ = _break(partial(kill_haproxy, agent, master["name"]))
             probe.wait_for_success(broke.done)
             time.sleep(AFTER_S)
@@ -427,7 +447,7 @@ def haproxy_kills(env: Env, runs: int) -> list[Outage]:
         # Who holds the VIP once traffic is back: the BACKUP (keepalived moved it) or the
         # MASTER (its HAProxy was started again first).
         role = {a["name"]: a["role"] for a in pair}
-        outage.extra["vip_holder_after"] = [role[name] for name in holders]
+        outage.extra.update(vip_holder_after=[role[name] for name in holders], lead=lead)
         out.append(outage)
         _print(outage)
         env.delete(lb["id"])
@@ -459,7 +479,7 @@ def single_outages(env: Env, runs: int, warm: bool) -> list[Outage]:
         refill = _ready_spares(env, 1) if warm else set()  # the failover can adopt one
         phase = _established(env, lb["id"])
         with RedundancyWatch(env.server) as watch, _probe(lb["vip_address"]) as probe:
-            time.sleep(LEAD_S)
+            lead = _lead(probe, lb["vip_address"])
             broke, _ = _break(partial(link_down, first["compute_id"]))
             item = Pending(lb["id"], roles, frozenset({first["id"]}), broke.at)
             watch.add(item)
@@ -472,7 +492,8 @@ def single_outages(env: Env, runs: int, warm: bool) -> list[Outage]:
         outage.extra.update(
             created_on_spare=first["id"] in spares,
             replaced_by_spare=bool(serving & refill),
-            waited_after_heard_s=phase + LEAD_S,
+            waited_after_heard_s=phase + lead["s"],
+            lead=lead,
         )
         out.append(outage)
         _print(outage)
@@ -503,9 +524,11 @@ def _print(o: Outage) -> None:
         if o.patient
         else ""
     )
+    lead = o.extra.get("lead", {})
+    unserved = f" (NOT serving before the break: {lead})" if lead.get("failures") else ""
     print(
         f"  {o.settings} {o.case} {o.index}: gap {_s(o.gap_s)}, first new connection after "
-        f"{_s(o.first_ok_s)}, {o.failures}/{o.attempts} attempts failed{patient}"
+        f"{_s(o.first_ok_s)}, {o.failures}/{o.attempts} attempts failed{patient}{unserved}"
     )
 
 
