@@ -35,7 +35,7 @@ from steelyard.model.spec import (
 )
 from steelyard.render.haproxy import render_haproxy
 from tests.integration import test_render_haproxy_check as check
-from tests.integration.agent.conftest import stop_all_haproxy
+from tests.integration.agent.conftest import stop_all
 from tests.integration.agent.helpers import ThreadedAgent, free_port
 from tests.unit.render.test_haproxy_golden import CASES
 
@@ -174,7 +174,7 @@ def agent() -> Iterator[tuple[AgentClient, Path]]:
         yield threaded.client, root / "state"
     finally:
         threaded.stop()
-        stop_all_haproxy(root / "state")
+        stop_all(root / "state")
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -200,7 +200,7 @@ def running(agent: tuple[AgentClient, Path], request: pytest.FixtureRequest) -> 
         yield Running(client, name, member, ports)
     finally:
         client.delete_appliance(name)
-        stop_all_haproxy(state_dir)
+        stop_all(state_dir)
         member.close()
 
 
@@ -463,7 +463,7 @@ def test_unprotected_configs_report_no_listeners(agent: tuple[AgentClient, Path]
         assert client.protection_stats("tp-plain") == []
     finally:
         client.delete_appliance("tp-plain")
-        stop_all_haproxy(state_dir)
+        stop_all(state_dir)
 
 
 def _fill(
@@ -558,5 +558,5 @@ def test_reading_a_million_entry_table(agent: tuple[AgentClient, Path]) -> None:
         assert elapsed < 5
     finally:
         client.delete_appliance(name)
-        stop_all_haproxy(state_dir)
+        stop_all(state_dir)
         member.close()

@@ -1,5 +1,6 @@
-"""Fixtures: a short state dir whose HAProxy processes are stopped at teardown (by the PIDs the
-agent started, proven by their command line), a PKI, backends, and an in-process agent."""
+"""Fixtures: a short state dir whose HAProxy and keepalived processes are stopped at teardown
+(by the PIDs the agent started, proven by their command line), a PKI, backends, and an
+in-process agent."""
 
 import shutil
 import tempfile
@@ -10,6 +11,7 @@ import pytest
 
 from steelyard.agent.client import AgentClient
 from steelyard.agent.haproxy_process import HAProxyProcess
+from steelyard.agent.keepalived_process import KeepalivedProcess
 from steelyard.agent.layout import appliances_dir, layout_for, read_netns, valid_name
 from steelyard.agent.pki import PkiPaths, ensure_pki
 from tests.integration.agent.helpers import Backend, ThreadedAgent
@@ -23,22 +25,25 @@ def short_tmp() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def stop_all_haproxy(state_dir: Path) -> None:
-    """Stop every HAProxy the agent started under `state_dir`, whatever state a test left."""
+def stop_all(state_dir: Path) -> None:
+    """Stop every keepalived, then every HAProxy, the agent started under `state_dir`, whatever
+    state a test left (a keepalived that never ran is a no-op)."""
     root = appliances_dir(state_dir)
     if not root.is_dir():
         return
     for entry in root.iterdir():
         if valid_name(entry.name):
             layout = layout_for(state_dir, entry.name)
-            HAProxyProcess(layout, read_netns(layout)).stop()
+            netns = read_netns(layout)
+            KeepalivedProcess(layout, netns, stop_timeout=2).stop()
+            HAProxyProcess(layout, netns).stop()
 
 
 @pytest.fixture
 def state_dir(short_tmp: Path) -> Iterator[Path]:
     path = short_tmp / "state"
     yield path
-    stop_all_haproxy(path)
+    stop_all(path)
 
 
 @pytest.fixture

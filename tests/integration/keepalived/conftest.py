@@ -12,17 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from steelyard.agent.haproxy_process import HAProxyProcess
-from steelyard.agent.keepalived_process import KeepalivedProcess
-from steelyard.agent.layout import appliances_dir, layout_for, read_netns, valid_name
-from steelyard.agent.pki import PkiPaths, ensure_pki
+from steelyard.agent.pki import PkiPaths
 from steelyard.compute.netns import NetnsDriver
 from steelyard.network.cleanup import purge
-from tests.integration.agent.conftest import short_tmp
+from tests.integration.agent.conftest import pki, short_tmp, state_dir
 from tests.integration.agent.helpers import ThreadedAgent
 from tests.support import VipNetwork
 
-__all__ = ["short_tmp"]  # a fixture shared with the agent's tests
+__all__ = ["pki", "short_tmp", "state_dir"]  # fixtures shared with the agent's tests
 
 PREFIX = "tk"
 
@@ -41,31 +38,6 @@ def leftovers_purged() -> Iterator[None]:
     purge(PREFIX)
     yield
     purge(PREFIX)
-
-
-def stop_all(state_dir: Path) -> None:
-    """Stop every keepalived, then every HAProxy, the agent started under `state_dir`."""
-    root = appliances_dir(state_dir)
-    if not root.is_dir():
-        return
-    for entry in root.iterdir():
-        if valid_name(entry.name):
-            layout = layout_for(state_dir, entry.name)
-            netns = read_netns(layout)
-            KeepalivedProcess(layout, netns, stop_timeout=2).stop()
-            HAProxyProcess(layout, netns).stop()
-
-
-@pytest.fixture
-def state_dir(short_tmp: Path) -> Iterator[Path]:
-    path = short_tmp / "state"
-    yield path
-    stop_all(path)
-
-
-@pytest.fixture
-def pki(short_tmp: Path) -> PkiPaths:
-    return ensure_pki(short_tmp / "pki")
 
 
 @pytest.fixture
