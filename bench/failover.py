@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -570,6 +571,10 @@ def _environment(settings: str, args: Sequence[str], results: Results) -> Iterat
                 yield env
             finally:
                 lines = server_log(server)
+                if keep := os.environ.get("BENCH_SERVER_LOG"):  # one file per server here
+                    Path(f"{keep}.{len(results.servers)}-{settings}").write_text(
+                        "\n".join(lines) + "\n"
+                    )
                 failed = detections(lines)
                 for outage in results.outages[outages_before:]:
                     if hit := failed.get(outage.broken):
