@@ -40,6 +40,19 @@ RESOURCE_NAMES: dict[type[m.Provisioned], str] = {
 }
 BUMP_BATCH = 500  # ids per UPDATE (SQLite limits the bound parameters of a statement)
 REQUIRED = object()  # in update defaults: the attribute may be changed but not reset with null
+# The attributes every provisioned object shows (Octavia's common fields), in response order.
+COMMON_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "provisioning_status",
+    "operating_status",
+    "admin_state_up",
+    "project_id",
+    "created_at",
+    "updated_at",
+    "tags",
+)
 COMMON_DEFAULTS: dict[str, Any] = {
     "name": "",
     "description": "",

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from steelyard.db import models as m
 from steelyard.db.access import (
     COMMON_DEFAULTS,
+    COMMON_FIELDS,
     PENDING_DELETE,
     Written,
     apply_update,
@@ -60,16 +61,7 @@ from steelyard.model.spec import L7PolicySpec, L7RuleSpec
 L7_LISTENER_PROTOCOLS = ("HTTP", "TERMINATED_HTTPS")
 L7_POOL_PROTOCOLS = ("HTTP", "PROXY", "PROXYV2")  # Octavia: not TCP, UDP or SCTP pools
 POLICY_FIELDS = (
-    "id",
-    "name",
-    "description",
-    "provisioning_status",
-    "operating_status",
-    "admin_state_up",
-    "project_id",
-    "created_at",
-    "updated_at",
-    "tags",
+    *COMMON_FIELDS,
     "action",
     "listener_id",
     "redirect_pool_id",
@@ -79,7 +71,7 @@ POLICY_FIELDS = (
     "position",
 )
 RULE_FIELDS = (
-    *(name for name in POLICY_FIELDS[:10] if name not in ("name", "description")),
+    *(name for name in COMMON_FIELDS if name not in ("name", "description")),
     "type",
     "compare_type",
     "key",

@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from steelyard.db import models as m
+from steelyard.db.access import COMMON_FIELDS
 from steelyard.db.l7 import (
     full_policies_by_listener,
     policy_ids_by_listener,
@@ -21,19 +22,6 @@ from steelyard.model.loadbalancer import LoadBalancerFull, LoadBalancerOut
 from steelyard.model.member import MemberOut
 from steelyard.model.pool import PoolFull, PoolOut, SessionPersistenceOut
 from steelyard.model.tls import ListenerTlsOut, PoolTlsOut
-
-COMMON = (
-    "id",
-    "name",
-    "description",
-    "provisioning_status",
-    "operating_status",
-    "admin_state_up",
-    "project_id",
-    "created_at",
-    "updated_at",
-    "tags",
-)
 
 
 def _columns(row: m.Base, names: Sequence[str]) -> dict[str, Any]:
@@ -57,7 +45,7 @@ def _children(
 
 
 LB_FIELDS = (
-    *COMMON,
+    *COMMON_FIELDS,
     "vip_address",
     "vip_port_id",
     "vip_subnet_id",
@@ -66,7 +54,7 @@ LB_FIELDS = (
     "flavor_id",
     "availability_zone",
 )
-POOL_FIELDS = (*COMMON, "protocol", "lb_algorithm", *PoolTlsOut.model_fields)
+POOL_FIELDS = (*COMMON_FIELDS, "protocol", "lb_algorithm", *PoolTlsOut.model_fields)
 
 
 def _lb_fields(lb: m.LoadBalancer) -> dict[str, Any]:
@@ -85,7 +73,7 @@ def loadbalancers(session: Session, rows: Sequence[m.LoadBalancer]) -> list[Load
 
 
 LISTENER_FIELDS = (
-    *COMMON,
+    *COMMON_FIELDS,
     "protocol",
     "protocol_port",
     "connection_limit",
@@ -123,7 +111,7 @@ def listeners(session: Session, rows: Sequence[m.Listener]) -> list[ListenerOut]
 
 
 MEMBER_FIELDS = (
-    *(name for name in COMMON if name != "description"),
+    *(name for name in COMMON_FIELDS if name != "description"),
     "address",
     "protocol_port",
     "weight",
@@ -139,7 +127,7 @@ def members(_: Session, rows: Sequence[m.Member]) -> list[MemberOut]:
 
 
 HM_FIELDS = (
-    *(name for name in COMMON if name != "description"),
+    *(name for name in COMMON_FIELDS if name != "description"),
     "type",
     "delay",
     "timeout",
