@@ -13,6 +13,7 @@ from steelyard.api.octavia.amphorae import router as amphorae_router
 from steelyard.api.openapi import install_openapi
 from steelyard.api.operator import router as operator_router
 from steelyard.api.policy_routes import route_rules
+from steelyard.api.services import Services
 from steelyard.api.settings import ApiSettings
 from steelyard.api.steelyard.keystone import router as keystone_router
 from steelyard.api.steelyard.neutron import router as neutron_router
@@ -26,15 +27,17 @@ def create_app(
     sessions: sessionmaker[Session],
     notify: Callable[[str], None],
     read_sessions: sessionmaker[Session] | None = None,
+    services: Services | None = None,
 ) -> FastAPI:
     """`notify(lb_id)` is called after every committed write that bumped that load balancer's
-    desired_generation."""
+    desired_generation; `services` are what the operator API reaches beyond the database."""
     # Every route is authorized in one place, by the policy rule of its endpoint.
     app = FastAPI(
         title="Steelyard", version="2.0", redirect_slashes=False, dependencies=[AUTHORIZED]
     )
     # Reads never wait for writers when given their own (deferred) sessions.
     app.state.deps = Deps(settings, sessions, notify, read_sessions or sessions)
+    app.state.services = services or Services()
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(versions_router)
