@@ -154,6 +154,10 @@ class StatRow(BaseModel):
     hrsp_2xx: int = 0
     hrsp_4xx: int = 0
     hrsp_5xx: int = 0
+    hrsp_1xx: int = 0
+    hrsp_3xx: int = 0
+    hrsp_other: int = 0  # responses of no class above (and HAProxy's own, e.g. on a timeout)
+    req_tot: int = 0  # HTTP requests (frontends and backends of HTTP proxies)
 
 
 class SourceStats(BaseModel):

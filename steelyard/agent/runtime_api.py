@@ -105,6 +105,10 @@ def parse_show_stat(text: str) -> list[StatRow]:
                 hrsp_2xx=_int(record.get("hrsp_2xx")),
                 hrsp_4xx=_int(record.get("hrsp_4xx")),
                 hrsp_5xx=_int(record.get("hrsp_5xx")),
+                hrsp_1xx=_int(record.get("hrsp_1xx")),
+                hrsp_3xx=_int(record.get("hrsp_3xx")),
+                hrsp_other=_int(record.get("hrsp_other")),
+                req_tot=_int(record.get("req_tot")),
             )
         )
     return rows

@@ -1,9 +1,9 @@
 """Heartbeats: what an appliance's agent sends the health manager every second, one UDP
 datagram per appliance and health manager address. Pure: bytes in, bytes out.
 
-Wire format, version 1 (integers little-endian):
+Wire format, version 2 (integers little-endian):
 
-    header   version u8 (1); key id u8 (the first byte of SHA-256(key): during a rotation the
+    header   version u8 (2); key id u8 (the first byte of SHA-256(key): during a rotation the
              receiver holds the old and the new key and tries those whose id matches);
              HMAC-SHA256(key, version + key id + payload), 32 bytes
     payload  seq u64, sent_at f64 (Unix seconds), generation i64 (-1: none),
@@ -11,10 +11,15 @@ Wire format, version 1 (integers little-endian):
              VRRP state u8 (0 none, 1 MASTER, 2 BACKUP, 3 FAULT, 4 STOP),
              proxies u16, rows u16, name length u8, config SHA-256 (32 raw bytes, if present),
              appliance name (ASCII),
-             rows x 12 i64: proxy index, weight + 1 (0: none), scur, stot, bin, bout, ereq, econ,
-             eresp, hrsp_2xx, hrsp_4xx, hrsp_5xx,
+             rows x 16 i64: proxy index, weight + 1 (0: none), then the counters of COUNTED:
+             scur, stot, bin, bout, ereq, econ, eresp, hrsp_2xx, hrsp_4xx, hrsp_5xx, hrsp_1xx,
+             hrsp_3xx, hrsp_other, req_tot,
              texts (UTF-8, joined by newlines): the proxy names, then per row its server name,
              status and check status ("" for none)
+
+Version 2 added hrsp_1xx, hrsp_3xx, hrsp_other and req_tot (metering needs every status
+class). The agent and the health manager are one codebase, upgraded together, so a version 1
+datagram is refused like any unknown version (reason "malformed") rather than read twice.
 
 Binary and column-wise because the health manager verifies and checks every datagram on one
 core: the rows are checked in a few bulk operations (sign bits, text counts and lengths,
@@ -24,8 +29,8 @@ statuses are computed. (JSON cost 40 µs per 20-member heartbeat, per-field chec
 A datagram is at most MAX_DATAGRAM bytes (under the 65,507-byte UDP payload limit). A heartbeat
 that would be larger is truncated, never refused (liveness matters more than detail): the
 server rows are dropped and the FRONTEND and BACKEND rows kept, or, if even those do not fit,
-every row; `truncated` is then set and the receiver leaves member statuses as they are. That
-happens above about 400 members on one appliance.
+every row; `truncated` is then set and the receiver leaves member statuses (and member
+counters) as they are. That happens above about 340 members on one appliance.
 
 Decoding checks the size, then the signature, then every field: hostile bytes raise
 `HeartbeatRejected` and nothing else, with a `reason` the health manager counts by.
@@ -41,7 +46,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-VERSION = 1
+VERSION = 2
 MAX_DATAGRAM = 60_000
 HEADER = 2 + 32
 KEY_BYTES = 32
@@ -50,7 +55,24 @@ VRRP_STATES = ("MASTER", "BACKUP", "FAULT", "STOP")
 APPLIANCE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 MAX_TEXT = 128  # proxy and server names are ids (36 characters), statuses short words
 _FIXED = struct.Struct("<QdqBBHHB")
-_COLUMNS = 12
+# The counters of a row, in wire order after the proxy index and the weight.
+COUNTED = (
+    "scur",
+    "stot",
+    "bin",
+    "bout",
+    "ereq",
+    "econ",
+    "eresp",
+    "hrsp_2xx",
+    "hrsp_4xx",
+    "hrsp_5xx",
+    "hrsp_1xx",
+    "hrsp_3xx",
+    "hrsp_other",
+    "req_tot",
+)
+_COLUMNS = 2 + len(COUNTED)
 _ROW_BYTES = _COLUMNS * 8
 _RUNNING, _TRUNCATED, _HAS_SHA = 1, 2, 4
 _SUMMARY_SVNAMES = ("FRONTEND", "BACKEND")
@@ -88,12 +110,16 @@ class ProxyRow:
     hrsp_2xx: int = 0
     hrsp_4xx: int = 0
     hrsp_5xx: int = 0
+    hrsp_1xx: int = 0
+    hrsp_3xx: int = 0
+    hrsp_other: int = 0
+    req_tot: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class StatTable:
     """Rows column-wise, kept as on the wire (decoding checks them, and only the status writer
-    needs them as objects): `wire_numbers` holds 12 little-endian int64 per row (see the
+    needs them as objects): `wire_numbers` holds 16 little-endian int64 per row (see the
     module's docstring), `wire_texts` three texts per row (server name, status, check status)
     joined by newlines."""
 
@@ -108,22 +134,8 @@ class StatTable:
         texts: list[str] = []
         for row in rows:
             proxy = index.setdefault(_clean(row.pxname), len(index))
-            numbers.extend(
-                (
-                    proxy,
-                    0 if row.weight is None else row.weight + 1,
-                    row.scur,
-                    row.stot,
-                    row.bin,
-                    row.bout,
-                    row.ereq,
-                    row.econ,
-                    row.eresp,
-                    row.hrsp_2xx,
-                    row.hrsp_4xx,
-                    row.hrsp_5xx,
-                )
-            )
+            numbers.extend((proxy, 0 if row.weight is None else row.weight + 1))
+            numbers.extend(getattr(row, name) for name in COUNTED)
             texts += (_clean(row.svname), _clean(row.status), _clean(row.check_status or ""))
         if sys.byteorder == "big":
             numbers.byteswap()
@@ -165,21 +177,12 @@ class StatTable:
             svname, status, check = texts[i * 3 : i * 3 + 3]
             out.append(
                 ProxyRow(
-                    pxname=self.proxies[n[0]],
-                    svname=svname,
-                    status=status,
-                    weight=None if n[1] == 0 else n[1] - 1,
-                    scur=n[2],
-                    stot=n[3],
-                    bin=n[4],
-                    bout=n[5],
-                    ereq=n[6],
-                    econ=n[7],
-                    eresp=n[8],
+                    self.proxies[n[0]],
+                    svname,
+                    status,
+                    None if n[1] == 0 else n[1] - 1,
                     check_status=check or None,
-                    hrsp_2xx=n[9],
-                    hrsp_4xx=n[10],
-                    hrsp_5xx=n[11],
+                    **dict(zip(COUNTED, n[2:], strict=True)),
                 )
             )
         return out

@@ -87,6 +87,7 @@ def test_parse_show_stat() -> None:
         3,
     )
     assert front.hrsp_2xx == 9
+    assert (front.hrsp_1xx, front.hrsp_3xx, front.hrsp_4xx, front.hrsp_other) == (0, 0, 1, 0)
     s1 = rows[("be", "s1")]
     assert (s1.status, s1.weight, s1.check_status, s1.eresp) == ("UP", 3, "L4OK", 1)
     s2 = rows[("be", "s2")]

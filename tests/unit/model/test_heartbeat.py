@@ -13,6 +13,7 @@ from steelyard.model.heartbeat import (
     APPLIANCE_NAME,
     HEADER,
     MAX_DATAGRAM,
+    VERSION,
     Heartbeat,
     HeartbeatKey,
     HeartbeatRejected,
@@ -45,6 +46,10 @@ def member(index: int, status: str = "UP") -> ProxyRow:
         check_status="L7OK",
         hrsp_2xx=290,
         hrsp_5xx=1,
+        hrsp_1xx=3,
+        hrsp_3xx=4,
+        hrsp_other=5,
+        req_tot=303,
     )
 
 
@@ -137,13 +142,27 @@ def test_keys_with_the_same_id_are_all_tried() -> None:
     assert decode(encode(heartbeat(), KEY), ring) == heartbeat()
 
 
+def test_every_status_class_and_the_request_count_travel() -> None:
+    (row,) = decode(encode(heartbeat(members=1), KEY), RING).stats.rows()[1:2]
+    classes = (row.hrsp_1xx, row.hrsp_2xx, row.hrsp_3xx, row.hrsp_4xx, row.hrsp_5xx)
+    assert classes == (3, 290, 4, 0, 1)
+    assert (row.hrsp_other, row.req_tot) == (5, 303)
+
+
+def test_a_version_1_datagram_is_malformed_even_when_signed() -> None:
+    current = encode(heartbeat(), KEY)
+    header = bytes((1, KEY.key_id))
+    old = header + hmac.new(KEY.secret, header + current[HEADER:], hashlib.sha256).digest()
+    assert reason(old + current[HEADER:]) == "malformed"
+
+
 def test_oversized_datagrams_are_refused_before_any_work() -> None:
     assert reason(b"\x01" * (MAX_DATAGRAM + 1)) == "oversized"
 
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"\x01", b"\x01" * HEADER, b"\x02" + b"\x00" * 100, b"GET / HTTP/1.1\r\n\r\n"],
+    [b"", b"\x02", b"\x02" * HEADER, b"\x03" + b"\x00" * 100, b"GET / HTTP/1.1\r\n\r\n"],
 )
 def test_short_or_foreign_datagrams_are_malformed(data: bytes) -> None:
     assert reason(data) == "malformed"
@@ -157,7 +176,7 @@ def test_random_garbage_never_raises_anything_else() -> None:
 
 
 def signed(payload: bytes, key: HeartbeatKey = KEY) -> bytes:
-    header = bytes((1, key.key_id))
+    header = bytes((VERSION, key.key_id))
     return header + hmac.new(key.secret, header + payload, hashlib.sha256).digest() + payload
 
 
@@ -215,7 +234,7 @@ def test_signed_payloads_with_bad_fields_are_malformed(payload: bytes) -> None:
 
 
 def one_row(*numbers: int, texts: bytes = b"p\ns\nUP\n") -> bytes:
-    return fixed(proxies=1, rows=1) + struct.pack("<12q", *numbers) + texts
+    return fixed(proxies=1, rows=1) + struct.pack("<16q", *numbers) + texts
 
 
 @pytest.mark.parametrize(
@@ -229,7 +248,7 @@ def one_row(*numbers: int, texts: bytes = b"p\ns\nUP\n") -> bytes:
     ],
 )
 def test_rows_with_bad_texts_are_malformed(texts: bytes) -> None:
-    assert reason(signed(one_row(0, 2, *range(10), texts=texts))) == "malformed"
+    assert reason(signed(one_row(0, 2, *range(14), texts=texts))) == "malformed"
 
 
 def test_a_name_shorter_than_announced_is_malformed() -> None:
@@ -237,12 +256,12 @@ def test_a_name_shorter_than_announced_is_malformed() -> None:
 
 
 def test_rows_with_a_negative_number_or_a_bad_proxy_index_are_malformed() -> None:
-    assert len(decode(signed(one_row(0, 2, *range(10))), RING).stats) == 1
-    for column in range(12):
-        numbers = [0, 2, *range(10)]
+    assert len(decode(signed(one_row(0, 2, *range(14))), RING).stats) == 1
+    for column in range(16):
+        numbers = [0, 2, *range(14)]
         numbers[column] = -1
         assert reason(signed(one_row(*numbers))) == "malformed", column
-    assert reason(signed(one_row(1, 2, *range(10)))) == "malformed"  # one proxy: index 0 only
+    assert reason(signed(one_row(1, 2, *range(14)))) == "malformed"  # one proxy: index 0 only
 
 
 def test_a_minimal_signed_payload_is_accepted() -> None:
@@ -267,9 +286,9 @@ def test_a_heartbeat_too_large_for_a_datagram_keeps_its_summary_rows() -> None:
     assert (got.seq, got.generation) == (big.seq, big.generation)
 
 
-def test_the_limit_is_about_four_hundred_members() -> None:
-    assert not decode(encode(heartbeat(members=400), KEY), RING).truncated
-    assert decode(encode(heartbeat(members=500), KEY), RING).truncated
+def test_the_limit_is_about_three_hundred_and_forty_members() -> None:
+    assert not decode(encode(heartbeat(members=330), KEY), RING).truncated
+    assert decode(encode(heartbeat(members=350), KEY), RING).truncated
 
 
 def test_without_room_even_for_summaries_every_row_is_dropped() -> None:
