@@ -38,6 +38,7 @@ from steelyard.render.haproxy_frontend import (
     frontend_protection,
     frontend_section,
 )
+from steelyard.render.haproxy_log import LOG_LINE_LENGTH
 
 __all__ = ["render_haproxy"]
 
@@ -229,8 +230,9 @@ def _global_section(settings: RenderSettings) -> tuple[list[str], bool, int, int
     logging = paths.log_socket is not None
     if paths.log_socket is not None:
         log_socket = v.absolute_path(paths.log_socket, "paths.log_socket", v.MAX_UNIX_SOCKET_PATH)
-        # A target starting with "/" is a UNIX datagram socket in HAProxy's `log` syntax.
-        body.append(f"log {log_socket} local0")
+        # A target starting with "/" is a UNIX datagram socket in HAProxy's `log` syntax; the
+        # agent reads RFC 5424 (its timestamps carry microseconds and the offset).
+        body.append(f"log {log_socket} len {LOG_LINE_LENGTH} format rfc5424 local0")
     # settings.extra is deliberately not rendered: free-form text has no allow-list.
     return ["global", *(INDENT + line for line in body)], logging, max_connections, default_maxconn
 
@@ -238,7 +240,8 @@ def _global_section(settings: RenderSettings) -> tuple[list[str], bool, int, int
 def _defaults_section(logging: bool) -> list[str]:
     body = ["mode tcp"]
     if logging:
-        body.append("log global")
+        # dontlognull: the agent's listener checks after a reload are connections, not traffic.
+        body += ["log global", "option dontlognull"]
     body += [
         "option redispatch",
         "retries 3",

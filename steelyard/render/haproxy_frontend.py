@@ -10,6 +10,7 @@ from steelyard.render import validate as v
 from steelyard.render.errors import RenderError
 from steelyard.render.haproxy_backend import INDENT, MAX_MS, pool_mode
 from steelyard.render.haproxy_l7 import ROUTED, L7Lines, l7_lines
+from steelyard.render.haproxy_log import log_format_line
 from steelyard.render.haproxy_tls import (
     SSL_HEADER_LINES,
     bind_tokens,
@@ -72,7 +73,7 @@ def frontend_section(listener: ListenerSpec, context: FrontendContext) -> list[s
     if inspect_ms > 0:
         body.append(f"tcp-request inspect-delay {inspect_ms}ms")
     if context.logging:
-        body.append("option httplog" if mode == "http" else "option tcplog")
+        body.append(log_format_line("http" if mode == "http" else "tcp"))
     body.extend(allowed_cidr_lines(listener.allowed_cidrs, context.vip))
     if protection is not None:
         # Before the header lines and the routing line: limits run before anything else.

@@ -123,7 +123,7 @@ def test_global_section() -> None:
         "    hard-stop-after 90s",
         "    stats socket /run/sy/a/stats.sock mode 600 level admin expose-fd listeners",
         "    server-state-file /run/sy/a/server-state",
-        "    log /run/sy/a/log.sock local0",
+        "    log /run/sy/a/log.sock len 4096 format rfc5424 local0",
     ]
     assert "    load-server-state-from-file global" in _section(config, "defaults")
 
@@ -132,7 +132,7 @@ def test_no_log_lines_without_a_log_socket() -> None:
     settings = _settings(paths=RuntimePaths("/run/sy/a/stats.sock", "/run/sy/a/server-state"))
     config = render_haproxy(full_spec(), settings)
     assert "log" not in re.findall(r"\blog\b", config)
-    assert "httplog" not in config and "tcplog" not in config
+    assert "log-format" not in config and "dontlognull" not in config
 
 
 def test_extra_settings_are_never_rendered() -> None:
