@@ -67,6 +67,11 @@ class AgentClient:
     def info(self) -> AgentInfo:
         return AgentInfo.model_validate(self._json("GET", "/v1/info"))
 
+    @property
+    def address(self) -> str:
+        """The host this client reaches the agent at (Octavia's lb_network_ip)."""
+        return self._http.base_url.host
+
     def ensure_appliance(
         self, name: str, netns: str | None = None, heartbeat_to: Sequence[str] = ()
     ) -> ApplianceInfo:

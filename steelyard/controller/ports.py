@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from steelyard.agent.contract import (
+    AgentInfo,
     ApplianceInfo,
     ApplyResult,
     ListenerProtection,
@@ -15,6 +16,15 @@ from steelyard.db.snapshot import VipNetwork
 
 class ApplianceAgent(Protocol):
     """What the controller asks of an appliance agent (implemented by agent.client)."""
+
+    def info(self) -> AgentInfo:
+        """The agent's versions and certificate expiry."""
+        ...
+
+    @property
+    def address(self) -> str:
+        """Where the agent is reached (recorded on its appliances)."""
+        ...
 
     def ensure_appliance(
         self, name: str, netns: str | None = None, heartbeat_to: Sequence[str] = ()

@@ -40,6 +40,7 @@ from steelyard.db.appliances import (
     claim_spare,
     ensure_own_address,
     ensure_router_address,
+    record_agent,
     remove_appliance,
     routed_vips,
     set_placed,
@@ -410,6 +411,7 @@ class Reconciler:
         info = plane.agent.ensure_appliance(
             name, where.netns, heartbeat_to=plane.heartbeat_to(net.gateway_ip)
         )
+        self._record_agent(name)
         paths = RuntimePaths(
             stats_socket=info.paths.stats_socket,
             server_state_file=info.paths.server_state_file,
@@ -418,6 +420,22 @@ class Reconciler:
         )
         self._placed[name] = _Placed(name, paths, info.paths.keepalived, own, time.monotonic())
         return self._placed[name]
+
+    def _record_agent(self, name: str) -> None:
+        """The agent's versions and certificate on the appliance's row (issue 4: the amphora
+        API and the operator views show them), once per full ensure."""
+        agent = self._plane.agent
+        reported = agent.info()
+        with self._sessions() as session:
+            record_agent(
+                session,
+                name,
+                agent_version=reported.agent_version,
+                haproxy_version=reported.haproxy_version,
+                agent_address=agent.address,
+                cert_not_after=reported.server_cert_not_after,
+            )
+            session.commit()
 
     def _route(self, snap: LbSnapshot, serving: list[str]) -> None:
         """ACTIVE_ACTIVE: the network's router sends the VIP's flows to the serving appliances

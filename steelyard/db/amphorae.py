@@ -23,12 +23,12 @@ def amphora_view(row: m.Appliance, vip_port_id: str | None = None) -> Amphora:
         id=row.id,
         loadbalancer_id=row.loadbalancer_id,
         compute_id=row.netns,
-        lb_network_ip=None,
+        lb_network_ip=row.agent_address,
         vrrp_ip=row.vrrp_ip,
         ha_ip=row.vip_address or None,
         vrrp_port_id=None,
         ha_port_id=vip_port_id,
-        cert_expiration=None,
+        cert_expiration=row.agent_cert_not_after,
         cert_busy=False,
         role=row.role,
         status=AMPHORA_STATUS.get(row.status, row.status),
@@ -44,6 +44,8 @@ def amphora_view(row: m.Appliance, vip_port_id: str | None = None) -> Amphora:
         host=row.host,
         last_heartbeat_at=row.last_heartbeat_at,
         failed_reason=row.failed_reason,
+        agent_version=row.agent_version,
+        haproxy_version=row.haproxy_version,
     )
 
 

@@ -6,7 +6,7 @@ crash leaves a row that the next reconcile finds and finishes (BOOTING) or remov
 """
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -119,6 +119,35 @@ def set_placed(session: Session, name: str, netns: str | None, vip: str, now: da
         .where(m.Appliance.name == name)
         .values(netns=netns, vip_address=vip, updated_at=now)
     )
+
+
+def record_agent(
+    session: Session,
+    name: str,
+    *,
+    agent_version: str,
+    haproxy_version: str,
+    agent_address: str | None,
+    cert_not_after: datetime | None,
+) -> None:
+    """What the appliance's agent reported at its placement (the amphora API and the operator
+    views show it)."""
+    session.execute(
+        update(m.Appliance)
+        .where(m.Appliance.name == name)
+        .values(
+            agent_version=agent_version[:64],
+            haproxy_version=haproxy_version[:64],
+            agent_address=agent_address,
+            agent_cert_not_after=_naive_utc(cert_not_after),
+        )
+    )
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def set_serving(session: Session, names: Iterable[str], roles: Mapping[str, str]) -> None:

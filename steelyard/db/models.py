@@ -228,6 +228,12 @@ class Appliance(Stamped, Base):
     last_heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     failed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     failed_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Issue 4 (migration 0014): what the appliance's agent reported when it was last placed
+    # (GET /v1/info): its versions, where it is reached, its TLS server certificate's expiry.
+    agent_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    haproxy_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    agent_address: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    agent_cert_not_after: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class ListenerStats(Base):
