@@ -1,8 +1,10 @@
 """The access-log format of every listener (a flow log line), shared with the agent's parser.
 
-One line per request (HTTP) or connection (TCP), space-separated fields in `FIELDS` order after
-the tag `FORMAT_TAG`, so that the agent tells flow logs from HAProxy's own messages (server
-up/down, ...) that reach the same socket. HTTP-only fields are `-` on TCP listeners. The
+One line per request (HTTP) or connection (TCP): the tag `FORMAT_TAG`, by which the agent tells
+flow logs from HAProxy's own messages (server up/down, ...) on the same socket, then the fields
+in `FIELDS` order, joined by `SEPARATOR` (HAProxy takes the format as one word, where a space
+would need an escape; no field but the request line can hold a `|`). HTTP-only fields are `-`
+on TCP listeners. The
 request line comes last, as HAProxy writes it (`"`, `#` and control characters as `#XX`; cut
 at `tune.http.logurilen`, 1024 bytes): the parser takes whatever follows the other fields.
 Every token is a constant, so the line needs no quoting.
@@ -14,6 +16,7 @@ id, the server the member id; HAProxy writes `<NOSRV>` when no member was chosen
 from typing import Literal
 
 FORMAT_TAG = "sy1"
+SEPARATOR = "|"
 # Bytes per datagram HAProxy may send (its default, 1024, would cut most request lines short).
 LOG_LINE_LENGTH = 4096
 
@@ -42,4 +45,4 @@ FIELD_NAMES = tuple(name for name, _, _ in FIELDS)
 def log_format_line(mode: Literal["http", "tcp"]) -> str:
     """The frontend's `log-format` line."""
     tokens = [http if mode == "http" else tcp for _, http, tcp in FIELDS]
-    return "log-format " + " ".join((FORMAT_TAG, *tokens))
+    return "log-format " + SEPARATOR.join((FORMAT_TAG, *tokens))
