@@ -29,6 +29,11 @@ from steelyard.agent.contract import (
     VrrpRelease,
 )
 from steelyard.agent.layout import valid_name
+from steelyard.model.diagnostics import (
+    ApplianceDiagnostics,
+    ConnectivityReport,
+    ConnectivityRequest,
+)
 
 _STAT_ROWS = TypeAdapter(list[StatRow])
 
@@ -131,6 +136,19 @@ class AgentClient:
         """A planned switchover: a MASTER hands its VIPs to its peer and stays BACKUP
         (`released` False: it was not MASTER). 409 (AgentError) when keepalived is not running."""
         return VrrpRelease.model_validate(self._json("POST", _path(name) + "/vrrp/release"))
+
+    def diagnostics(self, name: str) -> ApplianceDiagnostics:
+        """HAProxy's, keepalived's and the namespace's state (sections that could not be read
+        are named in `errors`)."""
+        return ApplianceDiagnostics.model_validate(self._json("GET", _path(name) + "/diagnostics"))
+
+    def connectivity(self, name: str, request: ConnectivityRequest) -> ConnectivityReport:
+        """Test the members from inside the appliance (409: no targets and HAProxy not
+        running)."""
+        body = request.model_dump(mode="json", exclude_unset=True)
+        return ConnectivityReport.model_validate(
+            self._json("POST", _path(name) + "/connectivity", json=body)
+        )
 
     def close(self) -> None:
         self._http.close()

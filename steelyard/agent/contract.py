@@ -12,6 +12,12 @@
   POST   /v1/appliances/{name}/vrrp/release     -> VrrpRelease: a MASTER hands its VIPs over
                                                 and stays BACKUP (409 when keepalived is
                                                 not running)
+  GET    /v1/appliances/{name}/diagnostics      -> ApplianceDiagnostics
+  POST   /v1/appliances/{name}/connectivity     ConnectivityRequest -> ConnectivityReport
+                                                (409 when it names no targets and HAProxy
+                                                is not running); both types live in
+                                                steelyard.model.diagnostics (the operator
+                                                API passes them on)
 
 Appliance names match `NAME_PATTERN`; anything else is a 400.
 """

@@ -19,11 +19,15 @@ class RuntimeApiError(Exception):
     """The socket could not be reached, or HAProxy refused a command (the text it answered)."""
 
 
-def unix_command(path: Path, command: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> str:
+def unix_command(
+    path: Path, command: str, *, timeout: float = DEFAULT_TIMEOUT_S, head: int | None = None
+) -> str:
     """Send one command line to a HAProxy CLI socket and return the whole answer.
 
     The write side is shut after the command: the master CLI waits for end of input before it
     answers, the stats socket answers either way. Raises OSError when the socket is unreachable.
+    With `head`, reading stops once that many bytes have arrived (`show sess` of a busy
+    HAProxy); the answer is then cut anywhere, mid-line included.
     """
     if "\n" in command or "\r" in command or ";" in command:
         raise ValueError(f"one plain command expected, got {command!r}")
@@ -37,6 +41,8 @@ def unix_command(path: Path, command: str, *, timeout: float = DEFAULT_TIMEOUT_S
         while chunk := sock.recv(65536):
             chunks.append(chunk)
             size += len(chunk)
+            if head is not None and size >= head:
+                break
             if size > _MAX_ANSWER:
                 raise OSError(f"answer to {command!r} larger than {_MAX_ANSWER} bytes")
     return b"".join(chunks).decode(errors="replace")
@@ -49,9 +55,9 @@ class RuntimeApi:
     stats_socket: Path
     timeout: float = DEFAULT_TIMEOUT_S
 
-    def command(self, command: str) -> str:
+    def command(self, command: str, *, head: int | None = None) -> str:
         try:
-            return unix_command(self.stats_socket, command, timeout=self.timeout)
+            return unix_command(self.stats_socket, command, timeout=self.timeout, head=head)
         except OSError as exc:
             raise RuntimeApiError(f"stats socket {self.stats_socket}: {exc}") from exc
 

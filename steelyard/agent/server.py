@@ -6,6 +6,7 @@ serialises what must not overlap (one apply at a time per appliance, any number 
 
 import logging
 import ssl
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,7 @@ from fastapi import Body, FastAPI, HTTPException, Response
 from fastapi.responses import JSONResponse
 
 from steelyard.agent.appliance import Appliance, ApplianceGone, ApplyFailed, NotRunning
+from steelyard.agent.connectivity import probe_all
 from steelyard.agent.contract import (
     AgentInfo,
     ApplianceCreate,
@@ -26,6 +28,7 @@ from steelyard.agent.contract import (
     StatRow,
     VrrpRelease,
 )
+from steelyard.agent.diagnostics import collect, running_targets
 from steelyard.agent.haproxy_process import DEFAULT_BINARY, haproxy_version
 from steelyard.agent.heartbeat import DEFAULT_INTERVAL_S, HeartbeatSender
 from steelyard.agent.layout import valid_name
@@ -34,6 +37,11 @@ from steelyard.agent.pki import PkiPaths, certificate_not_after
 from steelyard.agent.protection_stats import ProtectionReader
 from steelyard.agent.registry import ApplianceRegistry, NetnsConflict
 from steelyard.agent.runtime_api import RuntimeApiError
+from steelyard.model.diagnostics import (
+    ApplianceDiagnostics,
+    ConnectivityReport,
+    ConnectivityRequest,
+)
 from steelyard.model.heartbeat import HeartbeatKey
 
 log = logging.getLogger("steelyard.agent")
@@ -142,6 +150,31 @@ def create_agent_app(
             raise HTTPException(409, str(exc)) from exc
         except ApplianceGone as exc:
             raise HTTPException(404, f"no appliance {name}") from exc
+
+    @app.get("/v1/appliances/{name}/diagnostics")
+    def diagnostics(name: str) -> ApplianceDiagnostics:
+        return collect(appliance(name))
+
+    @app.post("/v1/appliances/{name}/connectivity")
+    def connectivity(
+        name: str, body: Annotated[ConnectivityRequest, Body()] = ConnectivityRequest()
+    ) -> ConnectivityReport:
+        target = appliance(name)
+        start = time.perf_counter()
+        targets = body.targets
+        if targets is None:
+            try:
+                targets = running_targets(target)
+            except (OSError, RuntimeApiError, ValueError) as exc:
+                raise HTTPException(409, f"no servers to test: {exc}") from exc
+        return ConnectivityReport(
+            appliance=name,
+            netns=target.netns,
+            source="request" if body.targets is not None else "running_config",
+            timeout_s=body.timeout_s,
+            results=probe_all(targets, target.netns, body.timeout_s, body.concurrency),
+            duration_ms=round((time.perf_counter() - start) * 1000, 3),
+        )
 
     # Anything else under /v1/appliances/ (a name with "/", "..", ...) is a bad name, not a
     # missing route: registered last, so that it only sees what the routes above did not take.
