@@ -7,13 +7,36 @@ Octavia's error body. Tests build the app with the real implementations they nee
 """
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import Request
+
+from steelyard.model.diagnostics import (
+    ApplianceDiagnostics,
+    ConnectivityReport,
+    ConnectivityRequest,
+)
+
+
+class DiagnosticsUnavailable(Exception):
+    """An appliance's diagnostics could not be had (its agent does not answer, does not know
+    the appliance, ...); the message says why, in words for the operator."""
+
+
+class Diagnostics(Protocol):
+    """Live diagnostics from the agent of an appliance (by its name), raising
+    DiagnosticsUnavailable when they cannot be had."""
+
+    def appliance_diagnostics(self, appliance: str) -> ApplianceDiagnostics: ...
+
+    def connectivity(self, appliance: str, request: ConnectivityRequest) -> ConnectivityReport: ...
 
 
 @dataclass(frozen=True)
 class Services:
     """One field per service (added by the feature that needs it, with its Protocol above)."""
+
+    diagnostics: Diagnostics | None = None
 
 
 def services_of(request: Request) -> Services:
