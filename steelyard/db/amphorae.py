@@ -1,13 +1,18 @@
-"""Appliances as Octavia amphorae: list and show for operators."""
+"""Appliances as Octavia amphorae, for operators: list, show, push the configuration again,
+delete a failed one."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
+from steelyard.db.appliances import FAILED, READY
+from steelyard.db.events import record_event
 from steelyard.db.listing import list_page
+from steelyard.db.operating import request_resync
 from steelyard.model.amphora import AMPHORA_STATUS, Amphora
-from steelyard.model.faults import NotFound
+from steelyard.model.faults import Conflict, Immutable, NotFound
 from steelyard.model.listing import ListQuery
 
 FILTERABLE = ("id", "loadbalancer_id", "role", "status", "host", "name", "vrrp_ip")
@@ -69,3 +74,61 @@ def get_amphora(session: Session, amphora_id: str) -> Amphora:
     if row is None:
         raise NotFound("Amphora", amphora_id)
     return _views(session, [row])[0]
+
+
+def _existing(session: Session, amphora_id: str) -> m.Appliance:
+    row = session.get(m.Appliance, amphora_id)
+    if row is None or row.status == "DELETED":
+        raise NotFound("Amphora", amphora_id)
+    return row
+
+
+def request_config_push(session: Session, amphora_id: str, now: datetime) -> str:
+    """Octavia's "update the amphora agent configuration": here the appliance's load balancer
+    is resynced, which ensures each of its appliances again (namespace, address, agent,
+    heartbeat targets) and pushes its configuration. Returns the load balancer to wake."""
+    row = _existing(session, amphora_id)
+    if row.loadbalancer_id is None:
+        raise Conflict(f"Amphora {amphora_id} serves no load balancer: it has no configuration.")
+    lb = session.get_one(m.LoadBalancer, row.loadbalancer_id)
+    if lb.deleting:
+        raise Conflict(f"Invalid state PENDING_DELETE of loadbalancer resource {lb.id}")
+    request_resync(session, lb.id)
+    record_event(
+        session,
+        type="loadbalancer.resync",
+        severity="info",
+        message=f"load balancer {lb.id}: configuration push requested by an operator",
+        loadbalancer_id=lb.id,
+        details={"amphora_id": row.id, "reason": "amphora config"},
+        now=now,
+    )
+    return lb.id
+
+
+def delete_amphora(session: Session, amphora_id: str, now: datetime) -> str | None:
+    """Octavia deletes only amphorae in ERROR (409 otherwise). Here: a failed appliance (the
+    reconciler removes it now and replaces it if it served a load balancer) and also a READY
+    spare (the spare pool removes it and, below its size, builds another). Returns the load
+    balancer to wake, if any."""
+    row = _existing(session, amphora_id)
+    if row.status not in (FAILED, "ERROR", READY):
+        raise Immutable("Amphora", amphora_id)
+    if row.status == READY:
+        row.status, row.failed_at, row.failed_reason = FAILED, now, "deleted by an operator"
+        row.updated_at = now
+    lb_id = row.loadbalancer_id
+    if lb_id is not None:
+        request_resync(session, lb_id)
+    record_event(
+        session,
+        type="appliance.delete_requested",
+        severity="info",
+        message=f"spare appliance {row.id}: removal requested by an operator"
+        if lb_id is None
+        else f"load balancer {lb_id}: removal of a failed appliance requested by an operator",
+        loadbalancer_id=lb_id,
+        details={"amphora_id": row.id},
+        now=now,
+    )
+    return lb_id

@@ -1,18 +1,22 @@
 """`/v2/octavia/amphorae` (admins): Steelyard's appliances in Octavia's amphora shape.
 
 - GET  /octavia/amphorae[?loadbalancer_id=&status=&role=...]   paginated like every list
-- GET  /octavia/amphorae/{id}
-- PUT  /octavia/amphorae/{id}/failover                            202: replace this appliance
+- GET    /octavia/amphorae/{id}
+- PUT    /octavia/amphorae/{id}/failover                          202: replace this appliance
+- PUT    /octavia/amphorae/{id}/config                            202: its load balancer is
+         resynced (every appliance ensured again, its configuration pushed)
+- DELETE /octavia/amphorae/{id}                                   204: a failed appliance or
+         a spare is removed; 409 for one that serves (Octavia: only ERROR amphorae)
 """
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from steelyard.api.deps import AppDeps
+from steelyard.api.deps import AppDeps, no_content
 from steelyard.api.listing import list_query, page
 from steelyard.db.access import Written, WrittenMany, utcnow
-from steelyard.db.amphorae import get_amphora, list_amphorae
+from steelyard.db.amphorae import delete_amphora, get_amphora, list_amphorae, request_config_push
 from steelyard.db.appliances import request_appliance_failover
 
 router = APIRouter(prefix="/octavia", tags=["amphorae"])
@@ -41,3 +45,19 @@ def failover(amphora_id: str, deps: AppDeps) -> Response:
 
     deps.write(write)
     return Response(status_code=202)
+
+
+@router.put("/amphorae/{amphora_id}/config", status_code=202)
+def push_config(amphora_id: str, deps: AppDeps) -> Response:
+    deps.write(lambda s: Written(None, request_config_push(s, amphora_id, utcnow())))
+    return Response(status_code=202)
+
+
+@router.delete("/amphorae/{amphora_id}", status_code=204)
+def delete(amphora_id: str, deps: AppDeps) -> Response:
+    def write(session: Session) -> Written[None] | WrittenMany[None]:
+        lb_id = delete_amphora(session, amphora_id, utcnow())
+        return Written(None, lb_id) if lb_id else WrittenMany(None, ())
+
+    deps.write(write)
+    return no_content()

@@ -323,6 +323,8 @@ ROWS = [
     Row("GET", AMPS, ADMIN),
     Row("GET", AMPS + "/{amphora_id}", ADMIN),
     Row("PUT", AMPS + "/{amphora_id}/failover", ADMIN_ACCEPTED),
+    Row("PUT", AMPS + "/{amphora_id}/config", ADMIN_ACCEPTED),
+    Row("DELETE", AMPS + "/{amphora_id}", (401, 403, 403, 409, 403)),  # it serves: Octavia's 409
     Row("GET", "/metrics", ADMIN),
 ]
 
