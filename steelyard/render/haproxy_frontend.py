@@ -67,6 +67,12 @@ def frontend_section(listener: ListenerSpec, context: FrontendContext) -> list[s
         # balancer's own admin_state_up disables every listener.
         body.append("disabled")
     body.append(f"mode {mode}")
+    if mode == "http":
+        # An old worker (after a reload, or draining before a planned VIP handover) answers
+        # the next request of an idle keep-alive connection with "Connection: close" instead
+        # of closing it at once: closing races a request the client is sending (measured: a
+        # reset on reload under keep-alive load) and a client cannot tell it was not served.
+        body.append("option idle-close-on-response")
     body.append(bind)
     body.append(f"maxconn {maxconn}")
     body.append(f"timeout client {client_ms}ms")
