@@ -236,17 +236,37 @@ class Appliance(Stamped, Base):
     agent_cert_not_after: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
-class ListenerStats(Base):
-    """Counters of one listener, as last read from its appliances (cumulative)."""
+def _counter() -> Mapped[int]:
+    return mapped_column(BigInteger, default=0, server_default="0")
+
+
+class TrafficCounters:
+    """What HAProxy counts for a frontend, backend or server, summed over the appliances
+    (cumulative, across reloads; active_connections is the current value). Issue 4 (metering,
+    migration 0012) added the error kinds, requests and every HTTP status class."""
+
+    bytes_in: Mapped[int] = _counter()
+    bytes_out: Mapped[int] = _counter()
+    active_connections: Mapped[int] = _counter()
+    total_connections: Mapped[int] = _counter()
+    request_errors: Mapped[int] = _counter()  # ereq
+    connection_errors: Mapped[int] = _counter()  # econ
+    response_errors: Mapped[int] = _counter()  # eresp
+    requests: Mapped[int] = _counter()  # req_tot (HTTP)
+    hrsp_1xx: Mapped[int] = _counter()
+    hrsp_2xx: Mapped[int] = _counter()
+    hrsp_3xx: Mapped[int] = _counter()
+    hrsp_4xx: Mapped[int] = _counter()
+    hrsp_5xx: Mapped[int] = _counter()
+    hrsp_other: Mapped[int] = _counter()
+
+
+class ListenerStats(TrafficCounters, Base):
+    """Counters of one listener (its FRONTEND rows), as last read from its appliances."""
 
     __tablename__ = "listener_stats"
     listener_id: Mapped[str] = mapped_column(ID, primary_key=True)
     loadbalancer_id: Mapped[str] = mapped_column(ID, index=True)
-    bytes_in: Mapped[int] = mapped_column(Integer, default=0)
-    bytes_out: Mapped[int] = mapped_column(Integer, default=0)
-    active_connections: Mapped[int] = mapped_column(Integer, default=0)
-    total_connections: Mapped[int] = mapped_column(Integer, default=0)
-    request_errors: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -274,6 +294,8 @@ class Event(Base):
     listener_id: Mapped[str | None] = mapped_column(ID, nullable=True)
     message: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Issue 4 (migration 0011): what only operators see (an apply's error text, hosts...).
+    operator_details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ListenerRejections(Base):
@@ -399,3 +421,140 @@ class Secret(Stamped, Base):
     not_after: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     fingerprint_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     certificates: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# Issue 4: webhooks, where alerts go, and their deliveries (migration 0011).
+
+
+class Webhook(Base):
+    """An operator's alert receiver: URL, HMAC secret (sealed, db/secret_box.py) and filters
+    (JSON lists; empty: every value passes)."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    url: Mapped[str] = mapped_column(String(2048))
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    severities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    loadbalancer_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    project_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: pending (due at next_attempt_at), delivered, or dead (gave
+    up; an operator may retry it). Written with the event, so no alert is lost to a crash."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(ID, index=True)
+    event_id: Mapped[str] = mapped_column(ID, index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# Issue 4: metering (migration 0012). Counters per pool (BACKEND rows), member (server rows) and
+# per appliance and listener (Octavia's amphora stats); usage per project and hour for billing.
+
+
+class PoolStats(TrafficCounters, Base):
+    __tablename__ = "pool_stats"
+    pool_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    loadbalancer_id: Mapped[str] = mapped_column(ID, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class MemberStats(TrafficCounters, Base):
+    __tablename__ = "member_stats"
+    member_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    pool_id: Mapped[str] = mapped_column(ID, index=True)
+    loadbalancer_id: Mapped[str] = mapped_column(ID, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ApplianceListenerStats(TrafficCounters, Base):
+    """One appliance's share of a listener's counters (active_connections: its own)."""
+
+    __tablename__ = "appliance_listener_stats"
+    appliance_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    listener_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    loadbalancer_id: Mapped[str] = mapped_column(ID, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UsageRecord(Base):
+    """What a load balancer used in one hour (`hour`: its start, naive UTC): seconds it existed
+    and bytes its listeners moved. Written by telemetry.usage; kept after the load balancer."""
+
+    __tablename__ = "usage_records"
+    loadbalancer_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    hour: Mapped[datetime] = mapped_column(DateTime, primary_key=True, index=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    seconds: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_in: Mapped[int] = _counter()
+    bytes_out: Mapped[int] = _counter()
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UsageMeter(Base):
+    """How far a load balancer's usage is accrued: up to `accrued_until`, and its listeners'
+    byte counters as last seen (gains since are the next records' bytes). Removed once the
+    load balancer is gone and its last seconds and bytes are accrued."""
+
+    __tablename__ = "usage_meters"
+    loadbalancer_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255))
+    accrued_until: Mapped[datetime] = mapped_column(DateTime)
+    bytes_in_seen: Mapped[int] = _counter()
+    bytes_out_seen: Mapped[int] = _counter()
+
+
+# Issue 4 (repair, migration 0013): hosts appliances are placed on, the host an operator moved
+# a load balancer to, and operator repair requests (done once the load balancer's applied
+# generation reaches theirs).
+
+
+class Host(Stamped, Base):
+    """A place for appliances, declared at start (`serve --host NAME[:CAPACITY][@GROUP]`). The
+    embedded server's one agent serves every host, so a host is a placement label (capacity,
+    drain, zones' host groups) until agents run on several machines."""
+
+    __tablename__ = "hosts"
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    id: Mapped[str] = synonym("name")  # list pages are keyed on `id`
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: no limit
+    # ACTIVE; DRAINING (takes no new appliance, its own move away); UNDECLARED (not declared at
+    # the last start, still holds appliances)
+    state: Mapped[str] = mapped_column(String(16))
+    host_group: Mapped[str | None] = mapped_column(String(63), nullable=True)
+
+
+class LoadBalancerHost(Base):
+    """The host an operator migrated a load balancer to: its new appliances go there while
+    the host can take them."""
+
+    __tablename__ = "loadbalancer_hosts"
+    loadbalancer_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    host: Mapped[str] = mapped_column(String(63))
+
+
+class RepairRequest(Base):
+    __tablename__ = "repair_requests"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    loadbalancer_id: Mapped[str] = mapped_column(ID, index=True)
+    action: Mapped[str] = mapped_column(String(16))  # failover, resync, migrate, resize, drain
+    generation: Mapped[int] = mapped_column(Integer)  # done once applied up to here
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
