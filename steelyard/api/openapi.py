@@ -48,11 +48,17 @@ from steelyard.model.listener import ListenerOut
 from steelyard.model.loadbalancer import LoadBalancerFull, LoadBalancerOut
 from steelyard.model.member import MemberOut
 from steelyard.model.network import NetworkOut, SubnetOut
-from steelyard.model.operator import DefaultsOut, EventOut, LoadBalancerProtectionOut
+from steelyard.model.operator import (
+    DefaultsOut,
+    EventOut,
+    LoadBalancerProtectionOut,
+    OperatorEventOut,
+)
 from steelyard.model.pool import PoolOut
 from steelyard.model.quota import QuotaLimitsOut, QuotaOut
 from steelyard.model.secret import SecretOut
 from steelyard.model.status import LoadBalancerStatus, Stats
+from steelyard.model.webhook import DeliveryOut, WebhookOut
 
 Schema = dict[str, Any]
 REF = "#/components/schemas/{model}"
@@ -208,11 +214,27 @@ SPECIAL: dict[tuple[str, str], Special] = {
     ("PUT", "/operator/loadbalancers/{}/under_attack"): lambda doc: doc.ref(
         LoadBalancerProtectionOut
     ),
-    ("GET", "/operator/events"): lambda doc: _listed(doc, "events", EventOut, "events_links"),
+    ("GET", "/operator/events"): lambda doc: _listed(
+        doc, "events", OperatorEventOut, "events_links"
+    ),
+    ("GET", "/operator/webhooks"): lambda doc: _listed(
+        doc, "webhooks", WebhookOut, "webhooks_links"
+    ),
+    ("POST", "/operator/webhooks"): lambda doc: _wrapped("webhook", doc.ref(WebhookOut)),
+    ("GET", "/operator/webhooks/{}"): lambda doc: _wrapped("webhook", doc.ref(WebhookOut)),
+    ("PUT", "/operator/webhooks/{}"): lambda doc: _wrapped("webhook", doc.ref(WebhookOut)),
+    ("DELETE", "/operator/webhooks/{}"): lambda doc: None,
+    ("GET", "/operator/webhooks/{}/deliveries"): lambda doc: _listed(
+        doc, "deliveries", DeliveryOut, "deliveries_links"
+    ),
+    ("POST", "/operator/webhooks/{}/deliveries/{}/retry"): lambda doc: _wrapped(
+        "delivery", doc.ref(DeliveryOut)
+    ),
     ("GET", "/operator/health"): lambda doc: doc.ref(HealthRoot),
     ("DELETE", "/operator/health/circuit_breaker"): lambda doc: None,
 }
 TEXT_ENDPOINTS = {("GET", "/metrics")}
+EVENT_STREAMS = {("GET", "/operator/events/stream")}  # Server-Sent Events
 
 
 def _conventional(doc: Document, method: str, path_shape: str, status: int) -> Schema | None:
@@ -244,6 +266,9 @@ def _success(doc: Document, method: str, path: str, status: int) -> Schema:
     path_shape = shape(path)
     if (method, path_shape) in TEXT_ENDPOINTS:
         return {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    if (method, path_shape) in EVENT_STREAMS:
+        stream = {"text/event-stream": {"schema": {"type": "string"}}}
+        return {"description": "Server-Sent Events", "content": stream}
     special = SPECIAL.get((method, path_shape))
     body = special(doc) if special else _conventional(doc, method, path_shape, status)
     if body is None:

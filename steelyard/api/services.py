@@ -32,11 +32,22 @@ class Diagnostics(Protocol):
     def connectivity(self, appliance: str, request: ConnectivityRequest) -> ConnectivityReport: ...
 
 
+class Webhooks(Protocol):
+    """The webhook dispatcher (steelyard.telemetry.webhooks): whether it would send to a URL
+    (the reason it would not, or None), and a nudge to send what was just queued. Without it
+    webhooks are still stored and their deliveries queued, for a dispatcher elsewhere."""
+
+    def check_url(self, url: str) -> str | None: ...
+
+    def wake(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Services:
     """One field per service (added by the feature that needs it, with its Protocol above)."""
 
     diagnostics: Diagnostics | None = None
+    webhooks: Webhooks | None = None
 
 
 def services_of(request: Request) -> Services:

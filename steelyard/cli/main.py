@@ -71,6 +71,16 @@ def serve(
     vrrp_timing: Annotated[
         VrrpTiming, typer.Option(help="keepalived timing of ACTIVE_STANDBY pairs")
     ] = VrrpTiming.STEELYARD,
+    webhook_attempts: Annotated[
+        int, typer.Option(min=1, max=50, help="attempts per webhook delivery before it is dead")
+    ] = 8,
+    webhook_backoff: Annotated[
+        float, typer.Option(min=0.01, max=3600, help="seconds after a delivery's first failure")
+    ] = 2.0,
+    webhook_allow: Annotated[
+        str | None,
+        typer.Option(help="networks webhooks may go to, e.g. 127.0.0.0/8,::1/128; default any"),
+    ] = None,
 ) -> None:
     """Run the server in the foreground: API, reconciler, status observer, local agent."""
     from steelyard.api.policy import PolicyError
@@ -94,6 +104,9 @@ def serve(
                 heartbeat_timeout_s=heartbeat_timeout,
                 spare_pool=spare_pool,
                 vrrp_timing=vrrp_timing.value,
+                webhook_attempts=webhook_attempts,
+                webhook_backoff_s=webhook_backoff,
+                webhook_allow=webhook_allow,
             )
         )
     except PolicyError as exc:

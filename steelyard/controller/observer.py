@@ -137,7 +137,7 @@ class HeartbeatStatuses:
         with self._sessions() as session:
             add_counters(session, due, now)
             for lb_id, seen in statuses.items():
-                write_statuses(session, lb_id, seen)
+                write_statuses(session, lb_id, seen, now)
             session.commit()
 
     def _gain(self, lb_id: str, heartbeats: list[Heartbeat], at: float) -> None:
@@ -255,7 +255,7 @@ class StatusObserver:
             del self._not_running[appliance]
             log.warning("appliance %s of %s is not running: resync", appliance, lb_id)
             with self._sessions() as session:
-                set_loadbalancer_status(session, lb_id, OperatingStatus.ERROR)
+                set_loadbalancer_status(session, lb_id, OperatingStatus.ERROR, self._clock())
                 request_resync(session, lb_id)
                 session.commit()
             self._on_resync(lb_id)

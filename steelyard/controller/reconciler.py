@@ -503,6 +503,6 @@ class Reconciler:
             self._plane.agent.delete_appliance(name)
             self._plane.compute.delete(name)
         with self._sessions() as session:
-            record_deleted(session, lb_id)
+            record_deleted(session, lb_id, self._clock())
             session.commit()
         return Result("deleted")

@@ -47,7 +47,10 @@ Row = TypeVar(
     | m.Flavor
     | m.AvailabilityZoneProfile
     | m.AvailabilityZone
-    | m.Quota,
+    | m.Quota
+    | m.Host
+    | m.Webhook
+    | m.WebhookDelivery,
 )
 Body = TypeVar("Body")
 View = Callable[[Session, Sequence[R]], list[Body]]

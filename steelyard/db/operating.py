@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
+from steelyard.db.state_events import StatusChange, record_status_changes
 from steelyard.model.enums import OperatingStatus
 
 
@@ -32,32 +33,44 @@ class ObservedStatuses:
 
 def _set_changed(
     session: Session, table: type[m.Provisioned], statuses: dict[str, OperatingStatus]
-) -> None:
+) -> list[StatusChange]:
+    """Write the statuses that differ from the stored ones; (id, before, after) of each."""
     if not statuses:
-        return
+        return []
     current = {
         obj_id: status
         for obj_id, status in session.execute(
             select(table.id, table.operating_status).where(table.id.in_(list(statuses)))
         )
     }
+    changed = []
     for obj_id, status in statuses.items():
         if obj_id in current and current[obj_id] != status.value:
             session.execute(
                 update(table).where(table.id == obj_id).values(operating_status=status.value)
             )
+            changed.append((obj_id, current[obj_id], status.value))
+    return changed
 
 
-def write_statuses(session: Session, lb_id: str, seen: ObservedStatuses) -> None:
-    _set_changed(session, m.LoadBalancer, {lb_id: seen.loadbalancer})
-    _set_changed(session, m.Listener, seen.listeners)
-    _set_changed(session, m.Pool, seen.pools)
-    _set_changed(session, m.Member, seen.members)
+def write_statuses(session: Session, lb_id: str, seen: ObservedStatuses, now: datetime) -> None:
+    """Store what the data plane reports, with an event for every change (monitors get none
+    of their own: their members' events say it)."""
+    changes = {
+        "loadbalancer": _set_changed(session, m.LoadBalancer, {lb_id: seen.loadbalancer}),
+        "listener": _set_changed(session, m.Listener, seen.listeners),
+        "pool": _set_changed(session, m.Pool, seen.pools),
+        "member": _set_changed(session, m.Member, seen.members),
+    }
     _set_changed(session, m.HealthMonitor, seen.healthmonitors)
+    record_status_changes(session, lb_id, changes, now)
 
 
-def set_loadbalancer_status(session: Session, lb_id: str, status: OperatingStatus) -> None:
-    _set_changed(session, m.LoadBalancer, {lb_id: status})
+def set_loadbalancer_status(
+    session: Session, lb_id: str, status: OperatingStatus, now: datetime
+) -> None:
+    changed = _set_changed(session, m.LoadBalancer, {lb_id: status})
+    record_status_changes(session, lb_id, {"loadbalancer": changed}, now)
 
 
 def add_listener_counters(

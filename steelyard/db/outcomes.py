@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
 from steelyard.db.snapshot import Doomed
+from steelyard.db.state_events import record_active, record_apply_failure, record_removed
 from steelyard.model.enums import OperatingStatus, ProvisioningStatus
 
 SETTLING = (
@@ -72,24 +73,31 @@ def record_applied(
     if lb.desired_generation != generation:
         return
     active = ProvisioningStatus.ACTIVE.value
-    if lb.provisioning_status in SETTLING:
+    previous = lb.provisioning_status
+    if previous in SETTLING:
         lb.provisioning_status = active
         lb.updated_at = now
+    activated: dict[str, int] = {}
     for table, belongs in _children(lb_id):
         values: dict[str, Any] = {"provisioning_status": active, "updated_at": now}
         if table in (m.L7Policy, m.L7Rule):
             # Nothing observes their health: ONLINE while enabled, as Octavia marks them.
             values["operating_status"] = case((table.admin_state_up, ONLINE), else_=OFFLINE)
-        session.execute(
+        done = session.execute(
             update(table)
             .where(belongs, table.provisioning_status.in_(SETTLING))
             .values(values)
             .execution_options(synchronize_session=False)
         )
+        activated[table.__tablename__] = done.rowcount  # type: ignore[attr-defined]
+    if previous in SETTLING or any(activated.values()):
+        record_active(session, lb_id, generation, previous, activated, now)
 
 
-def record_deleted(session: Session, lb_id: str) -> None:
+def record_deleted(session: Session, lb_id: str, now: datetime) -> None:
     """Teardown finished: remove the load balancer and everything under it."""
+    if session.get(m.LoadBalancer, lb_id) is not None:
+        record_removed(session, lb_id, now)
     for table, belongs in reversed(_children(lb_id)):  # members and monitors before pools
         session.execute(delete(table).where(belongs))
     session.execute(delete(m.ListenerStats).where(m.ListenerStats.loadbalancer_id == lb_id))
@@ -109,10 +117,14 @@ def record_failure(session: Session, lb_id: str, error: str, now: datetime) -> t
     lb.attempts += 1
     delay = backoff(lb.attempts)
     lb.next_attempt_at = now + delay
+    new_error = lb.attempts == 1 or lb.last_error != error[:4000]
     lb.last_error = error[:4000]
+    went_to_error = False
     if lb.attempts >= ERROR_AFTER_ATTEMPTS and not lb.deleting:
+        went_to_error = lb.provisioning_status != ProvisioningStatus.ERROR.value
         lb.provisioning_status = ProvisioningStatus.ERROR.value
         lb.operating_status = OperatingStatus.ERROR.value
+    record_apply_failure(session, lb, error, new_error, went_to_error, delay, now)
     return delay
 
 

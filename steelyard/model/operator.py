@@ -58,3 +58,9 @@ class EventOut(Out):
     listener_id: str | None
     message: str
     details: dict[str, Any]
+
+
+class OperatorEventOut(EventOut):
+    """An event as operators see it (the log, the stream, webhooks): with what tenants don't."""
+
+    operator_details: dict[str, Any] | None

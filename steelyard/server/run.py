@@ -20,6 +20,7 @@ from steelyard.agent.pki import client_ssl_context, ensure_pki
 from steelyard.api.app import create_app
 from steelyard.api.policy import load_policy
 from steelyard.api.policy_defaults import DEFAULT_RULES
+from steelyard.api.services import Services
 from steelyard.api.settings import ApiSettings
 from steelyard.compute.base import ComputeDriver
 from steelyard.compute.netns import NetnsDriver
@@ -38,6 +39,7 @@ from steelyard.health.manager import HealthManager
 from steelyard.model.enums import Topology
 from steelyard.model.spec import RenderSettings, RuntimePaths
 from steelyard.model.vrrp import PROFILES
+from steelyard.model.webhook import parse_networks
 from steelyard.network.ecmp import EcmpRouters
 from steelyard.network.names import NameScheme
 from steelyard.server.heartbeat import (
@@ -48,6 +50,9 @@ from steelyard.server.heartbeat import (
 from steelyard.server.local_agent import LocalAgent
 from steelyard.server.settings import ServerSettings, parse_hostport
 from steelyard.server.vip_networks import HostVipNetworks
+from steelyard.telemetry.thresholds import ThresholdWatcher
+from steelyard.telemetry.webhook_signature import RetryPolicy
+from steelyard.telemetry.webhooks import WebhookDispatcher
 
 log = logging.getLogger("steelyard")
 
@@ -79,8 +84,12 @@ class Running:
     observer: StatusObserver
     health: HealthManager
     spares: SparePool | None
+    webhooks: WebhookDispatcher
+    thresholds: ThresholdWatcher
 
     def stop(self) -> None:
+        self.thresholds.stop()
+        self.webhooks.stop()
         if self.spares is not None:
             self.spares.stop()
         self.health.stop()
@@ -189,7 +198,20 @@ def start_control_plane(settings: ServerSettings) -> Running:
 
         spares = SparePool(sessions, plane, utcnow, spare_network, size=settings.spare_pool)
         spares.start()
-    return Running(sessions, read_sessions, agent_process, agent, workers, observer, health, spares)
+    webhooks = WebhookDispatcher(
+        sessions,
+        SecretBox(secrets_key(settings)),
+        utcnow,
+        RetryPolicy(max_attempts=settings.webhook_attempts, base_s=settings.webhook_backoff_s),
+        None if settings.webhook_allow is None else parse_networks(settings.webhook_allow),
+    )
+    webhooks.start()
+    thresholds = ThresholdWatcher(sessions, utcnow, settings.max_connections)
+    thresholds.start()
+    return Running(
+        sessions, read_sessions, agent_process, agent, workers, observer, health, spares,
+        webhooks, thresholds,
+    )  # fmt: skip
 
 
 def serve(settings: ServerSettings) -> None:
@@ -215,6 +237,7 @@ def serve(settings: ServerSettings) -> None:
         running.sessions,
         running.workers.kick,
         running.read_sessions,
+        services=Services(webhooks=running.webhooks),
     )
     if settings.auth == "noauth":
         log.warning(

@@ -62,6 +62,11 @@ class ServerSettings:
     spare_pool: int = 0  # ready spare appliances kept (netns driver)
     # keepalived timing of ACTIVE_STANDBY pairs: STEELYARD, or OCTAVIA_DEFAULTS (for comparison)
     vrrp_timing: str = "STEELYARD"
+    # Webhooks (issue 4): attempts per delivery, the wait after the first failure (doubling
+    # up to 10 min, jittered), and the networks they may go to (None: anywhere)
+    webhook_attempts: int = 8
+    webhook_backoff_s: float = 2.0
+    webhook_allow: str | None = None
 
     @property
     def effective_haproxy_threads(self) -> int:

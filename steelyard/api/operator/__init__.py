@@ -3,8 +3,8 @@
 
 from fastapi import APIRouter
 
-from steelyard.api.operator import events, health, protection
+from steelyard.api.operator import event_stream, events, health, protection, webhooks
 
 router = APIRouter(prefix="/operator")
-for module in (protection, events, health):
+for module in (protection, events, health, event_stream, webhooks):
     router.include_router(module.router)

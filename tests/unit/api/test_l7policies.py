@@ -367,7 +367,7 @@ def test_load_balancer_cascade_and_listener_delete_remove_policies(
     make(client, listener, rules=[{"type": "PATH", "compare_type": "CONTAINS", "value": "y"}])
     assert client.delete(f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true").status_code == 204
     with sessions.begin() as session:
-        record_deleted(session, lb["id"])
+        record_deleted(session, lb["id"], utcnow())
     with sessions() as session:
         assert session.scalars(select(models.L7Policy)).all() == []
         assert session.scalars(select(models.L7Rule)).all() == []

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from steelyard.api.app import create_app
@@ -27,6 +28,8 @@ from steelyard.api.settings import ApiSettings
 from steelyard.db.apikeys import create_api_key
 from steelyard.db.appliances import add_appliance
 from steelyard.db.engine import make_engine, make_sessionmaker, sqlite_url
+from steelyard.db.events import record_event
+from steelyard.db.models import WebhookDelivery
 from steelyard.db.networks import ensure_default_network
 from tests.support.certs import TestCA
 
@@ -57,6 +60,7 @@ FLAVORPROFILE = {"name": "fp", "provider_name": "appliance", "flavor_data": "{}"
 AZPROFILE = {"name": "azp", "provider_name": "appliance", "availability_zone_data": "{}"}
 MONITOR = {"type": "TCP", "delay": 5, "timeout": 3, "max_retries": 3}
 MEMBER = {"address": "192.0.2.11", "protocol_port": 80}
+WEBHOOK = {"url": "http://127.0.0.1:9/alerts", "secret": "s3cret-s3cret-s3cret"}
 SECRET = {"pem": TestCA().cert_pem}  # a CA secret: the quickest upload that is valid
 
 
@@ -141,6 +145,25 @@ class World:
             row.status = "ALLOCATED"
         return ident
 
+    def webhook(self) -> str:
+        return self._post(self.admin, OP + "/webhooks", "webhook", WEBHOOK)
+
+    def delivery(self) -> dict[str, str]:
+        """A dead delivery of a fresh webhook (what an operator retries)."""
+        hook = self.webhook()
+        with self.sessions.begin() as session:
+            event = record_event(
+                session, type="loadbalancer.deleted", severity="info", message="m",
+                now=datetime(2026, 1, 1),
+            )  # fmt: skip
+            row = session.scalars(
+                select(WebhookDelivery).where(
+                    WebhookDelivery.event_id == event, WebhookDelivery.webhook_id == hook
+                )
+            ).one()
+            row.state, ident = "dead", row.id
+        return {"webhook_id": hook, "delivery_id": ident}
+
     def params(self, route: str, fresh: bool) -> dict[str, str]:
         """Values for the route's path parameters: the collection before its last parameter
         says which object (and its parents) to make."""
@@ -159,6 +182,8 @@ class World:
         if collection == "members":
             pool = self.pool()
             return {"pool_id": pool, "member_id": self.member(pool)}
+        if collection == "deliveries":
+            return self.delivery()
         if collection == "rules":
             policy = self.l7policy()
             return {"l7policy_id": policy, "l7rule_id": self.l7rule(policy)}
@@ -175,6 +200,7 @@ class World:
             "networks": ("ident", self.network),
             "subnets": ("ident", self.subnet),
             "amphorae": ("amphora_id", self.amphora),
+            "webhooks": ("webhook_id", self.webhook),
             "secrets": ("secret_id", self.secret),
             "quotas": ("project_id", lambda: OWNER),
             "projects": ("project_id", lambda: OWNER),
@@ -193,6 +219,7 @@ class Row:
     route: str  # the route's path template, as the app declares it
     expect: Expect
     body: Body = None
+    query: str = ""  # after the path: a stream that ends at once
 
 
 LBS, LISTENERS, POOLS = "/v2/lbaas/loadbalancers", "/v2/lbaas/listeners", "/v2/lbaas/pools"
@@ -318,6 +345,14 @@ ROWS = [
     Row("DELETE", OP + "/loadbalancers/{lb_id}/protection", ADMIN),
     Row("PUT", OP + "/loadbalancers/{lb_id}/under_attack", ADMIN, {"under_attack": True}),
     Row("GET", OP + "/events", ADMIN),
+    Row("GET", OP + "/events/stream", ADMIN, query="?timeout=0"),
+    Row("GET", OP + "/webhooks", ADMIN),
+    Row("POST", OP + "/webhooks", ADMIN_CREATE, {"webhook": WEBHOOK}),
+    Row("GET", OP + "/webhooks/{webhook_id}", ADMIN),
+    Row("PUT", OP + "/webhooks/{webhook_id}", ADMIN, {"webhook": {"enabled": False}}),
+    Row("DELETE", OP + "/webhooks/{webhook_id}", ADMIN_DELETE),
+    Row("GET", OP + "/webhooks/{webhook_id}/deliveries", ADMIN),
+    Row("POST", OP + "/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", ADMIN_ACCEPTED),
     Row("GET", OP + "/health", ADMIN),
     Row("DELETE", OP + "/health/circuit_breaker", (401, 403, 403, 409, 403)),  # not tripped
     Row("GET", AMPS, ADMIN),
@@ -363,6 +398,7 @@ def test_endpoint_by_caller(row: Row, world: tuple[World, dict[str, TestClient]]
     got: dict[str, int] = {}
     for caller in CALLERS:
         path = row.route.format(**state.params(row.route, fresh=row.method != "GET"))
+        path += row.query
         body = row.body(state) if callable(row.body) else row.body
         response = clients[caller].request(row.method, path, json=body)
         got[caller] = response.status_code

@@ -119,7 +119,7 @@ def test_deleted_removes_everything(sessions: Sessions) -> None:
     lb_id = add_lb(sessions)
     add_listener(sessions, lb_id, 80, "PENDING_DELETE")
     with sessions() as s:
-        record_deleted(s, lb_id)
+        record_deleted(s, lb_id, T0)
         s.commit()
         assert s.get(m.LoadBalancer, lb_id) is None
         assert s.query(m.Listener).count() == 0
@@ -141,7 +141,7 @@ def test_observed_statuses_and_counters_are_written(sessions: Sessions) -> None:
         bytes_in=10, bytes_out=20, total_connections=2, request_errors=1, active_connections=5
     )
     with sessions() as s:
-        write_statuses(s, lb_id, seen)
+        write_statuses(s, lb_id, seen, T0)
         add_listener_counters(s, lb_id, {listener: delta}, T0)
         add_listener_counters(s, lb_id, {listener: delta}, T0)
         add_listener_counters(s, lb_id, {str(uuid.uuid4()): delta}, T0)  # deleted: ignored
