@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from steelyard.api.deps import AUTHORIZED, Deps
 from steelyard.api.errors import RequestIdMiddleware, install_error_handlers
+from steelyard.api.metrics import RequestCounter
 from steelyard.api.metrics import router as metrics_router
 from steelyard.api.octavia.amphorae import router as amphorae_router
 from steelyard.api.openapi import install_openapi
@@ -38,6 +39,8 @@ def create_app(
     # Reads never wait for writers when given their own (deferred) sessions.
     app.state.deps = Deps(settings, sessions, notify, read_sessions or sessions)
     app.state.services = services or Services()
+    if app.state.services.control_metrics is not None:
+        app.add_middleware(RequestCounter, control=app.state.services.control_metrics)
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(versions_router)

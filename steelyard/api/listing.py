@@ -113,10 +113,10 @@ def time_param(request: Request, name: str) -> datetime | None:
         return None
     try:
         value = datetime.fromisoformat(text)
-    except ValueError:
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # overflow: an offset that leaves year 1..9999
         raise BadRequest(f"Invalid value {echo(text)} for {name}.") from None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 

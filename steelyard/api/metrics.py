@@ -1,73 +1,112 @@
-"""GET /metrics: Prometheus text exposition of every listener's counters (admins only; a
-scraper sends an admin key as X-Auth-Token or HTTP Basic password)."""
+"""GET /metrics: Prometheus text exposition (admins only; a scraper sends an admin key as
+X-Auth-Token or HTTP Basic password) of every load balancer, listener, pool and member
+(counters, HTTP responses by status class, operating statuses), the health managers'
+heartbeats, appliances by status, and, when this process keeps them (Services.control_metrics),
+its API requests and reconciles, which `RequestCounter` and the reconciler report.
+"""
 
-from collections.abc import Callable
-
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from steelyard.api.deps import AppDeps
-from steelyard.db.metrics import ListenerMetrics, listener_metrics
+from steelyard.api.services import ControlMetrics, services_of
+from steelyard.db.metrics import DeploymentMetrics, Level, ObjectMetrics, deployment_metrics
+from steelyard.model.enums import OperatingStatus
+from steelyard.model.exposition import CONTENT_TYPE, Family, Kind, render
+from steelyard.model.health import HEARTBEAT_OUTCOMES
 
 router = APIRouter()
 
-_COUNTERS: tuple[tuple[str, str, str, Callable[[ListenerMetrics], int]], ...] = (
-    ("steelyard_listener_bytes_in_total", "counter", "Bytes from clients", lambda r: r.bytes_in),
-    ("steelyard_listener_bytes_out_total", "counter", "Bytes to clients", lambda r: r.bytes_out),
-    (
-        "steelyard_listener_connections_total",
-        "counter",
-        "Connections accepted",
-        lambda r: r.total_connections,
-    ),
-    (
-        "steelyard_listener_active_connections",
-        "gauge",
-        "Connections open now",
-        lambda r: r.active_connections,
-    ),
-    (
-        "steelyard_listener_request_errors_total",
-        "counter",
-        "Request errors",
-        lambda r: r.request_errors,
-    ),
+# (metric name after steelyard_<level>_, kind, help, Traffic field)
+TRAFFIC: tuple[tuple[str, Kind, str, str], ...] = (
+    ("bytes_in_total", "counter", "Bytes received from clients", "bytes_in"),
+    ("bytes_out_total", "counter", "Bytes sent to clients", "bytes_out"),
+    ("connections_total", "counter", "Connections (sessions) handled", "total_connections"),
+    ("active_connections", "gauge", "Connections open now", "active_connections"),
+    ("request_errors_total", "counter", "Requests that failed (bad, refused)", "request_errors"),
+    ("connection_errors_total", "counter", "Failed connections to members", "connection_errors"),
+    ("response_errors_total", "counter", "Failed responses from members", "response_errors"),
+    ("requests_total", "counter", "HTTP requests", "requests"),
 )
-REJECTIONS = "steelyard_listener_rejections_total"
+CODES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
+LEVELS: tuple[Level, ...] = ("loadbalancer", "listener", "pool", "member")
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _traffic_families(level: Level, rows: list[ObjectMetrics]) -> list[Family]:
+    families = []
+    for suffix, kind, help_text, name in TRAFFIC:
+        family = Family(f"steelyard_{level}_{suffix}", kind, help_text)
+        for row in rows:
+            family.add(getattr(row.traffic, name), **dict(row.labels))
+        families.append(family)
+    responses = Family(
+        f"steelyard_{level}_http_responses_total", "counter", "HTTP responses, by status class"
+    )
+    for row in rows:
+        for code in CODES:
+            responses.add(getattr(row.traffic, f"hrsp_{code}"), **dict(row.labels), code=code)
+    status = Family(
+        f"steelyard_{level}_operating_status", "gauge", "1 for the current operating status"
+    )
+    for row in rows:
+        for value in OperatingStatus:
+            status.add(int(row.operating_status == value), **dict(row.labels), status=value)
+    return [*families, responses, status]
 
 
-def _labels(row: ListenerMetrics, **extra: str) -> str:
-    pairs = {
-        "loadbalancer_id": row.loadbalancer_id,
-        "listener_id": row.listener_id,
-        "project_id": row.project_id,
-        **extra,
-    }
-    return "{" + ",".join(f'{key}="{_escape(value)}"' for key, value in pairs.items()) + "}"
-
-
-def exposition(rows: list[ListenerMetrics]) -> str:
-    lines: list[str] = []
-    for name, kind, help_text, value in _COUNTERS:
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-        lines += [f"{name}{_labels(row)} {value(row)}" for row in rows]
-    lines += [
-        f"# HELP {REJECTIONS} Refused by protection, by reason",
-        f"# TYPE {REJECTIONS} counter",
-    ]
-    lines += [
-        f"{REJECTIONS}{_labels(row, reason=reason)} {count}"
-        for row in rows
-        for reason, count in sorted(row.rejected.items())
-    ]
-    return "\n".join(lines) + "\n"
+def deployment_families(found: DeploymentMetrics) -> list[Family]:
+    families = []
+    for level in LEVELS:
+        families += _traffic_families(level, found.objects[level])
+    rejections = Family(
+        "steelyard_listener_rejections_total", "counter", "Refused by protection, by reason"
+    )
+    for row in found.objects["listener"]:
+        for reason, count in sorted(row.rejected.items()):
+            rejections.add(count, **dict(row.labels), reason=reason)
+    appliances = Family("steelyard_appliances", "gauge", "Appliances, by status")
+    for status, count in sorted(found.appliances.items()):
+        appliances.add(count, status=status)
+    heartbeats = Family(
+        "steelyard_heartbeats_total",
+        "counter",
+        "Heartbeat datagrams received by the health managers: accepted, or dropped and why",
+    )
+    for outcome in HEARTBEAT_OUTCOMES:
+        heartbeats.add(getattr(found.heartbeats, outcome), outcome=outcome)
+    breaker = Family(
+        "steelyard_health_circuit_breaker_tripped", "gauge", "1 while failover is held back"
+    )
+    breaker.add(int(found.breaker_tripped))
+    return [*families, rejections, appliances, heartbeats, breaker]
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(deps: AppDeps) -> PlainTextResponse:
-    rows = deps.read(listener_metrics)
-    return PlainTextResponse(exposition(rows), media_type="text/plain; version=0.0.4")
+def metrics(request: Request, deps: AppDeps) -> PlainTextResponse:
+    families = deployment_families(deps.read(deployment_metrics))
+    control = services_of(request).control_metrics
+    if control is not None:
+        families += control.families()
+    return PlainTextResponse(render(families), media_type=CONTENT_TYPE)
+
+
+class RequestCounter:
+    """ASGI middleware: every API answer, by method and status class, into the control-plane
+    metrics."""
+
+    def __init__(self, app: ASGIApp, control: ControlMetrics) -> None:
+        self.app = app
+        self.control = control
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.control.api_request(scope["method"], int(message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, counting_send)

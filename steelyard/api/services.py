@@ -16,6 +16,7 @@ from steelyard.model.diagnostics import (
     ConnectivityReport,
     ConnectivityRequest,
 )
+from steelyard.model.exposition import Family
 
 
 class DiagnosticsUnavailable(Exception):
@@ -42,12 +43,22 @@ class Webhooks(Protocol):
     def wake(self) -> None: ...
 
 
+class ControlMetrics(Protocol):
+    """The control plane's own metrics (steelyard.telemetry.control): the API reports each
+    answer, /metrics shows them."""
+
+    def api_request(self, method: str, status_code: int) -> None: ...
+
+    def families(self) -> list[Family]: ...
+
+
 @dataclass(frozen=True)
 class Services:
     """One field per service (added by the feature that needs it, with its Protocol above)."""
 
     diagnostics: Diagnostics | None = None
     webhooks: Webhooks | None = None
+    control_metrics: ControlMetrics | None = None
 
 
 def services_of(request: Request) -> Services:

@@ -31,11 +31,11 @@ OCTAVIA_VERSIONS = (
     ApiVersion("v2.1", "2018-04-20T00:00:00Z", "providers, listener timeouts, member backup", True),
     ApiVersion("v2.2", "2018-07-31T00:00:00Z", "REDIRECT_PREFIX L7 policies", True),
     ApiVersion("v2.3", "2018-12-18T00:00:00Z", "amphora failover", True),
-    ApiVersion("v2.4", "2018-12-19T00:00:00Z", "amphora statistics", False),
+    ApiVersion("v2.4", "2018-12-19T00:00:00Z", "amphora statistics", True),
     ApiVersion("v2.5", "2019-01-21T00:00:00Z", "tags and the tags/tags-any/not-tags/not-tags-any "
                "filters", True),
     ApiVersion("v2.6", "2019-01-25T00:00:00Z", "flavors and flavor profiles", True),
-    ApiVersion("v2.7", "2018-01-25T12:00:00Z", "amphora configuration update", False),
+    ApiVersion("v2.7", "2018-01-25T12:00:00Z", "amphora configuration update", True),
     ApiVersion("v2.8", "2019-02-12T00:00:00Z", "TLS client authentication", True),
     ApiVersion("v2.9", "2019-03-04T00:00:00Z", "HTTP redirect codes", True),
     ApiVersion("v2.10", "2019-03-05T00:00:00Z", "health monitor host header", True),

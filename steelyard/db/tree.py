@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
 from steelyard.db.access import PENDING_DELETE, new_row
+from steelyard.db.counters import remove_counters
 from steelyard.db.l7 import add_policy, check_redirect_pool, remove_policies
 from steelyard.db.networks import visible_subnet
 from steelyard.db.protection import stored
@@ -37,6 +38,7 @@ def _purge(session: Session, row: m.Provisioned | None, what: str) -> None:
         raise Conflict(what)
     if isinstance(row, m.Listener):
         session.execute(delete(m.ListenerStats).where(m.ListenerStats.listener_id == row.id))
+        remove_counters(session, listeners=[row.id])
         remove_policies(session, row.id)
     session.delete(row)
     session.flush()

@@ -2,6 +2,7 @@
 
 - GET  /octavia/amphorae[?loadbalancer_id=&status=&role=...]   paginated like every list
 - GET    /octavia/amphorae/{id}
+- GET    /octavia/amphorae/{id}/stats                             its counters per listener
 - PUT    /octavia/amphorae/{id}/failover                          202: replace this appliance
 - PUT    /octavia/amphorae/{id}/config                            202: its load balancer is
          resynced (every appliance ensured again, its configuration pushed)
@@ -16,8 +17,10 @@ from sqlalchemy.orm import Session
 from steelyard.api.deps import AppDeps, no_content
 from steelyard.api.listing import list_query, page
 from steelyard.db.access import Written, WrittenMany, utcnow
+from steelyard.db.amphora_stats import amphora_stats
 from steelyard.db.amphorae import delete_amphora, get_amphora, list_amphorae, request_config_push
 from steelyard.db.appliances import request_appliance_failover
+from steelyard.model.amphora_stats import AmphoraStatsRoot
 
 router = APIRouter(prefix="/octavia", tags=["amphorae"])
 
@@ -33,6 +36,13 @@ def list_all(request: Request, deps: AppDeps) -> JSONResponse:
 def show(amphora_id: str, deps: AppDeps) -> JSONResponse:
     item = deps.read(lambda s: get_amphora(s, amphora_id))
     return JSONResponse({"amphora": item.model_dump(mode="json")})
+
+
+@router.get("/amphorae/{amphora_id}/stats", response_model=AmphoraStatsRoot)
+def show_stats(amphora_id: str, deps: AppDeps) -> JSONResponse:
+    """Octavia v2.4: this appliance's counters per listener of its load balancer."""
+    found = deps.read(lambda s: amphora_stats(s, amphora_id))
+    return JSONResponse(AmphoraStatsRoot(amphora_stats=found).model_dump(mode="json"))
 
 
 @router.put("/amphorae/{amphora_id}/failover", status_code=202)

@@ -17,8 +17,10 @@ FEATURES = {
     "v2.1": ["/v2/lbaas/providers", '"timeout_client_data"', '"backup"'],
     "v2.2": ['"REDIRECT_PREFIX"'],
     "v2.3": ["/v2/octavia/amphorae/{amphora_id}/failover"],
+    "v2.4": ["/v2/octavia/amphorae/{amphora_id}/stats"],
     "v2.5": ['"tags"'],  # the filters are query parameters: tests/unit/api/test_tag_filters.py
     "v2.6": ["/v2/lbaas/flavors", "/v2/lbaas/flavorprofiles", '"flavor_id"'],
+    "v2.7": ["/v2/octavia/amphorae/{amphora_id}/config"],
     "v2.8": ['"client_authentication"', '"client_ca_tls_container_ref"'],
     "v2.9": ['"redirect_http_code"'],
     "v2.10": ['"domain_name"', '"http_version"'],
@@ -62,8 +64,3 @@ def test_a_supported_version_s_features_are_in_the_api(
 ) -> None:
     for feature in FEATURES[version.id]:
         assert feature in document_text, (version, feature)
-
-
-def test_amphora_statistics_are_not_there(document_text: str) -> None:
-    """v2.4: when this fails, the endpoint exists: mark v2.4 supported."""
-    assert "/v2/octavia/amphorae/{amphora_id}/stats" not in document_text
