@@ -54,6 +54,11 @@ from steelyard.model.operator import (
     LoadBalancerProtectionOut,
     OperatorEventOut,
 )
+from steelyard.model.operator_views import (
+    OperatorAppliance,
+    OperatorLoadBalancer,
+    OperatorLoadBalancerListed,
+)
 from steelyard.model.pool import PoolOut
 from steelyard.model.quota import QuotaLimitsOut, QuotaOut
 from steelyard.model.secret import SecretOut
@@ -232,6 +237,15 @@ SPECIAL: dict[tuple[str, str], Special] = {
     ),
     ("GET", "/operator/health"): lambda doc: doc.ref(HealthRoot),
     ("DELETE", "/operator/health/circuit_breaker"): lambda doc: None,
+    ("GET", "/operator/loadbalancers"): lambda doc: _listed(
+        doc, "loadbalancers", OperatorLoadBalancerListed, "loadbalancers_links"
+    ),
+    ("GET", "/operator/loadbalancers/{}"): lambda doc: _wrapped(
+        "loadbalancer", doc.ref(OperatorLoadBalancer)
+    ),
+    ("GET", "/operator/appliances"): lambda doc: _listed(
+        doc, "appliances", OperatorAppliance, "appliances_links"
+    ),
 }
 TEXT_ENDPOINTS = {("GET", "/metrics")}
 EVENT_STREAMS = {("GET", "/operator/events/stream")}  # Server-Sent Events

@@ -3,8 +3,16 @@
 
 from fastapi import APIRouter
 
-from steelyard.api.operator import event_stream, events, health, protection, webhooks
+from steelyard.api.operator import (
+    appliances,
+    event_stream,
+    events,
+    health,
+    loadbalancers,
+    protection,
+    webhooks,
+)
 
 router = APIRouter(prefix="/operator")
-for module in (protection, events, health, event_stream, webhooks):
+for module in (protection, events, health, event_stream, webhooks, loadbalancers, appliances):
     router.include_router(module.router)
