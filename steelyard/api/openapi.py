@@ -61,6 +61,7 @@ from steelyard.model.operator_views import (
 )
 from steelyard.model.pool import PoolOut
 from steelyard.model.quota import QuotaLimitsOut, QuotaOut
+from steelyard.model.repair import HostOut, HostRoot, RepairRoot
 from steelyard.model.secret import SecretOut
 from steelyard.model.status import LoadBalancerStatus, Stats
 from steelyard.model.webhook import DeliveryOut, WebhookOut
@@ -237,6 +238,14 @@ SPECIAL: dict[tuple[str, str], Special] = {
     ),
     ("GET", "/operator/health"): lambda doc: doc.ref(HealthRoot),
     ("DELETE", "/operator/health/circuit_breaker"): lambda doc: None,
+    **{
+        ("POST", f"/operator/loadbalancers/{{}}/{action}"): lambda doc: doc.ref(RepairRoot)
+        for action in ("failover", "resync", "migrate", "resize")
+    },
+    ("GET", "/operator/hosts"): lambda doc: _listed(doc, "hosts", HostOut, "hosts_links"),
+    ("GET", "/operator/hosts/{}"): lambda doc: doc.ref(HostRoot),
+    ("POST", "/operator/hosts/{}/drain"): lambda doc: doc.ref(HostRoot),
+    ("POST", "/operator/hosts/{}/undrain"): lambda doc: doc.ref(HostRoot),
     ("GET", "/operator/loadbalancers"): lambda doc: _listed(
         doc, "loadbalancers", OperatorLoadBalancerListed, "loadbalancers_links"
     ),

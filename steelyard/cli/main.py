@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from steelyard.model.enums import Topology
+from steelyard.model.repair import parse_host
 from steelyard.server.settings import (
     DEFAULT_HEARTBEAT_LISTEN,
     DEFAULT_LISTEN,
@@ -81,11 +82,22 @@ def serve(
         str | None,
         typer.Option(help="networks webhooks may go to, e.g. 127.0.0.0/8,::1/128; default any"),
     ] = None,
+    host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a host for appliances, NAME[:CAPACITY][@HOST_GROUP], repeatable; default one "
+            "named after this machine (the local agent serves them all)"
+        ),
+    ] = None,
 ) -> None:
     """Run the server in the foreground: API, reconciler, status observer, local agent."""
     from steelyard.api.policy import PolicyError
     from steelyard.server.run import serve as run_server
 
+    try:
+        hosts = tuple(parse_host(text) for text in host or ())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--host") from None
     try:
         run_server(
             ServerSettings(
@@ -107,6 +119,7 @@ def serve(
                 webhook_attempts=webhook_attempts,
                 webhook_backoff_s=webhook_backoff,
                 webhook_allow=webhook_allow,
+                hosts=hosts,
             )
         )
     except PolicyError as exc:

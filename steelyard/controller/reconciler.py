@@ -47,12 +47,14 @@ from steelyard.db.appliances import (
     set_serving,
 )
 from steelyard.db.events import record_event
+from steelyard.db.hosts import placement_candidates
 from steelyard.db.outcomes import (
     record_appliance_config,
     record_applied,
     record_deleted,
     record_failure,
 )
+from steelyard.db.repair import complete_repairs, forget_loadbalancer
 from steelyard.db.secret_box import SecretBox
 from steelyard.db.secrets import load_materials
 from steelyard.db.snapshot import ApplianceRecord, LbSnapshot, appliance_records, load_snapshot
@@ -196,6 +198,7 @@ class Reconciler:
             raise RuntimeError(f"appliances did not settle in {MAX_PASSES} passes")
         with self._sessions() as session:
             record_applied(session, lb_id, snap.generation, snap.doomed, self._clock())
+            complete_repairs(session, lb_id, snap.generation, self._clock())
             session.commit()
         return Result("applied", ", ".join(actions))
 
@@ -254,14 +257,15 @@ class Reconciler:
         """A row for the new appliance: a spare from the pool, else one to build."""
         now = self._clock()
         with self._sessions() as session:
+            hosts = placement_candidates(session, lb_id, snap.availability_zone, self._plane.host)
             spare = claim_spare(
-                session, lb_id, new.slot, new.role.value, snap.availability_zone, now
+                session, lb_id, new.slot, new.role.value, snap.availability_zone, now, hosts
             )
             if spare is not None:
                 name = spare.name
             else:
                 name = appliance_name(lb_id, new.slot)
-                host = pick_host([self._plane.host], new.avoid_hosts, appliances_per_host(session))
+                host = pick_host(hosts, new.avoid_hosts, appliances_per_host(session))
                 add_appliance(
                     session,
                     new_id=str(uuid.uuid4()),
@@ -322,6 +326,8 @@ class Reconciler:
         place = placed[name]
         try:
             settings = self._plane.render_settings(place.paths)
+            if snap.haproxy_threads is not None:  # the load balancer's flavor says
+                settings = replace(settings, nbthread=snap.haproxy_threads)
             if self._plane.compute.name == "netns":
                 # Own loopback per appliance: stick tables survive reloads through a local
                 # peer (the agent runs HAProxy with `-L <name>`). Appliances of the process
@@ -504,5 +510,6 @@ class Reconciler:
             self._plane.compute.delete(name)
         with self._sessions() as session:
             record_deleted(session, lb_id, self._clock())
+            forget_loadbalancer(session, lb_id)
             session.commit()
         return Result("deleted")

@@ -20,15 +20,18 @@ from sqlalchemy.orm import Session
 
 from steelyard.compute.base import ApplianceSlot, VipPlacement
 from steelyard.controller.reconciler import DataPlane
+from steelyard.controller.topology import pick_host
 from steelyard.db.appliances import (
     BOOTING,
     READY,
     add_appliance,
+    appliances_per_host,
     failed_spares,
     remove_appliance,
     spare_ready,
     spares,
 )
+from steelyard.db.hosts import placement_candidates
 from steelyard.db.snapshot import VipNetwork
 from steelyard.model.spec import LoadBalancerSpec, RuntimePaths
 from steelyard.render.haproxy import render_haproxy
@@ -107,6 +110,7 @@ class SparePool:
     def _add_row(self, zone: str | None) -> tuple[str, str]:
         ident, name = str(uuid.uuid4()), spare_name()
         with self._sessions() as session:
+            hosts = placement_candidates(session, None, zone, self._plane.host)
             add_appliance(
                 session,
                 new_id=ident,
@@ -114,7 +118,7 @@ class SparePool:
                 lb_id=None,
                 slot=0,
                 role="STANDALONE",
-                host=self._plane.host,
+                host=pick_host(hosts, frozenset(), appliances_per_host(session)),
                 compute_driver=self._plane.compute.name,
                 zone=zone,
                 now=self._clock(),

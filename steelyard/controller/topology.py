@@ -133,9 +133,14 @@ def plan_pass(topology: Topology, count: int, appliances: Sequence[Current]) -> 
 
 
 def pick_host(candidates: Sequence[str], avoid: frozenset[str], load: Mapping[str, int]) -> str:
-    """Anti-affinity: a host none of the load balancer's other appliances is on, if there is
-    one; among those (or all, if every host is taken) the least loaded, then by name."""
+    """Among the hosts that may take the appliance (model/placement.py `eligible_hosts`:
+    accepting, with room, of the zone's group), anti-affinity: a host none of the load
+    balancer's other appliances is on, if there is one; among those (or all, if every host is
+    taken) the least loaded, then by name."""
     if not candidates:
-        raise ValueError("no host to place an appliance on")
+        raise ValueError(
+            "no host can take an appliance (every host is draining, full, or outside the "
+            "availability zone's host group)"
+        )
     apart = [h for h in candidates if h not in avoid] or list(candidates)
     return min(apart, key=lambda h: (load.get(h, 0), h))

@@ -5,7 +5,7 @@ Every change is written (and committed by the caller) before the data plane is t
 crash leaves a row that the next reconcile finds and finishes (BOOTING) or removes.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
@@ -63,12 +63,21 @@ def ensure_router_address(session: Session, subnet_id: str) -> str:
 
 
 def claim_spare(
-    session: Session, lb_id: str, slot: int, role: str, zone: str | None, now: datetime
+    session: Session,
+    lb_id: str,
+    slot: int,
+    role: str,
+    zone: str | None,
+    now: datetime,
+    hosts: Collection[str] | None = None,
 ) -> m.Appliance | None:
-    """Give a READY spare (of the zone, if one is asked for) to the load balancer."""
+    """Give a READY spare (of the zone, if one is asked for, and on one of `hosts`, where the
+    load balancer's appliances may go) to the load balancer."""
     query = select(m.Appliance).where(
         m.Appliance.status == READY, m.Appliance.loadbalancer_id.is_(None)
     )
+    if hosts is not None:
+        query = query.where(m.Appliance.host.in_(hosts))
     if zone is not None:
         query = query.where(m.Appliance.availability_zone == zone)
     spare = session.scalars(query.order_by(m.Appliance.created_at).limit(1)).first()

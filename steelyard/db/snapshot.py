@@ -10,6 +10,7 @@ from steelyard.db import models as m
 from steelyard.db.l7 import L7State, load_l7
 from steelyard.db.networks import network_by_name, subnets_of
 from steelyard.db.protection import Layers, listener_effective, protection_layers
+from steelyard.db.repair import haproxy_threads
 from steelyard.db.secrets import tls_specs
 from steelyard.model.enums import (
     HealthMonitorType,
@@ -83,6 +84,7 @@ class LbSnapshot:
     spec: LoadBalancerSpec
     appliances: tuple[ApplianceRecord, ...]
     doomed: Doomed
+    haproxy_threads: int | None = None  # issue 4 (repair): the flavor's (None: the server's)
 
 
 def _persistence(raw: dict[str, Any] | None) -> SessionPersistenceSpec | None:
@@ -240,6 +242,7 @@ def load_snapshot(session: Session, lb_id: str) -> LbSnapshot | None:
         spec=spec,
         appliances=appliances,
         doomed=doomed,
+        haproxy_threads=haproxy_threads(session, lb),
     )
 
 

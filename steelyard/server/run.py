@@ -6,7 +6,6 @@ This is the composition root: the one place that picks the drivers and wires the
 
 import logging
 import os
-import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from steelyard.controller.reconciler import DataPlane, Reconciler
 from steelyard.controller.spares import SparePool
 from steelyard.controller.workers import ControllerWorkers
 from steelyard.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker, sqlite_url
+from steelyard.db.hosts import sync_hosts
 from steelyard.db.leases import new_owner_id
 from steelyard.db.migrate import upgrade
 from steelyard.db.networks import ensure_default_network
@@ -126,6 +126,7 @@ def start_control_plane(settings: ServerSettings) -> Running:
             kind="bridge" if settings.driver == "netns" else "loopback",
             bridge=None,
         )
+        sync_hosts(session, settings.effective_hosts, utcnow())
         session.commit()
         default_network = vip_network_named(session, settings.default_network)
     networks = HostVipNetworks(NameScheme(settings.prefix))
@@ -171,7 +172,7 @@ def start_control_plane(settings: ServerSettings) -> Running:
         compute=_compute(settings),
         networks=networks,
         agent=agent,
-        host=socket.gethostname(),
+        host=settings.effective_hosts[0].name,  # where appliances go if no host is declared
         render_settings=render_settings,
         heartbeat_to=lambda gateway: heartbeat_targets(gateway, heartbeat_port),
         # ACTIVE_STANDBY and ACTIVE_ACTIVE need namespaces (own links, own addresses).

@@ -2,11 +2,13 @@
 observer in one process, SQLite in the state directory, one local appliance agent)."""
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from steelyard.model.enums import Topology
+from steelyard.model.repair import HostDeclaration
 
 Driver = Literal["netns", "process"]
 Auth = Literal["noauth", "keys"]
@@ -67,10 +69,17 @@ class ServerSettings:
     webhook_attempts: int = 8
     webhook_backoff_s: float = 2.0
     webhook_allow: str | None = None
+    # issue 4: hosts appliances are placed on, all served by the local agent; () = one host
+    # named after this machine
+    hosts: tuple[HostDeclaration, ...] = ()
 
     @property
     def effective_haproxy_threads(self) -> int:
         return self.haproxy_threads or min(os.cpu_count() or 1, 4)
+
+    @property
+    def effective_hosts(self) -> tuple[HostDeclaration, ...]:
+        return self.hosts or (HostDeclaration(socket.gethostname()),)
 
     @property
     def effective_vip_cidr(self) -> str:

@@ -8,11 +8,23 @@ from steelyard.api.operator import (
     event_stream,
     events,
     health,
+    hosts,
     loadbalancers,
     protection,
+    repair,
     webhooks,
 )
 
 router = APIRouter(prefix="/operator")
-for module in (protection, events, health, event_stream, webhooks, loadbalancers, appliances):
+for module in (
+    protection,
+    events,
+    health,
+    repair,
+    hosts,
+    event_stream,
+    webhooks,
+    loadbalancers,
+    appliances,
+):
     router.include_router(module.router)

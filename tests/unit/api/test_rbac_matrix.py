@@ -29,8 +29,10 @@ from steelyard.db.apikeys import create_api_key
 from steelyard.db.appliances import add_appliance
 from steelyard.db.engine import make_engine, make_sessionmaker, sqlite_url
 from steelyard.db.events import record_event
-from steelyard.db.models import WebhookDelivery
+from steelyard.db.hosts import sync_hosts
+from steelyard.db.models import Host, WebhookDelivery
 from steelyard.db.networks import ensure_default_network
+from steelyard.model.repair import HostDeclaration
 from tests.support.certs import TestCA
 
 with warnings.catch_warnings():
@@ -38,6 +40,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 OWNER, STRANGER, OPS = "p-owner", "p-stranger", "p-ops"
+NOW = datetime(2026, 11, 26)
 CALLERS = ("anonymous", "reader", "member", "admin", "stranger")
 Json = dict[str, Any]
 Expect = tuple[int, int, int, int, int]  # in CALLERS order
@@ -164,6 +167,14 @@ class World:
             row.state, ident = "dead", row.id
         return {"webhook_id": hook, "delivery_id": ident}
 
+    def host(self) -> str:
+        """A fresh host, and another one that takes appliances (a drain needs one)."""
+        name = f"h{uuid.uuid4().hex[:8]}"
+        with self.sessions.begin() as session:
+            known = [HostDeclaration(h) for h in session.scalars(select(Host.name))]
+            sync_hosts(session, [*known, HostDeclaration(name), HostDeclaration("h-other")], NOW)
+        return name
+
     def params(self, route: str, fresh: bool) -> dict[str, str]:
         """Values for the route's path parameters: the collection before its last parameter
         says which object (and its parents) to make."""
@@ -205,6 +216,7 @@ class World:
             "quotas": ("project_id", lambda: OWNER),
             "projects": ("project_id", lambda: OWNER),
             "providers": ("provider_name", lambda: "appliance"),
+            "hosts": ("name", self.host),  # issue 4 (repair)
         }
         name, make = makers[collection]
         return {name: make()}
@@ -364,6 +376,22 @@ ROWS = [
     Row("PUT", AMPS + "/{amphora_id}/config", ADMIN_ACCEPTED),
     Row("DELETE", AMPS + "/{amphora_id}", (401, 403, 403, 409, 403)),  # it serves: Octavia's 409
     Row("GET", "/metrics", ADMIN),
+    # issue 4 (repair): repair actions and hosts
+    Row("POST", OP + "/loadbalancers/{lb_id}/failover", ADMIN_ACCEPTED),
+    Row("POST", OP + "/loadbalancers/{lb_id}/resync", ADMIN_ACCEPTED),
+    Row(
+        "POST", OP + "/loadbalancers/{lb_id}/migrate", ADMIN_ACCEPTED, lambda w: {"host": w.host()}
+    ),
+    Row(
+        "POST",
+        OP + "/loadbalancers/{lb_id}/resize",
+        ADMIN_ACCEPTED,
+        lambda w: {"flavor_id": w.flavor()},
+    ),
+    Row("GET", OP + "/hosts", ADMIN),
+    Row("GET", OP + "/hosts/{name}", ADMIN),
+    Row("POST", OP + "/hosts/{name}/drain", ADMIN_ACCEPTED),
+    Row("POST", OP + "/hosts/{name}/undrain", (401, 403, 403, 409, 403)),  # not draining
 ]
 
 
