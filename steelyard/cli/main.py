@@ -69,6 +69,9 @@ def serve(
     spare_pool: Annotated[
         int, typer.Option(min=0, max=100, help="ready spare appliances to keep (netns)")
     ] = 0,
+    usage_interval: Annotated[
+        float, typer.Option(min=0.1, max=3600, help="seconds between usage accruals (billing)")
+    ] = 60.0,
     vrrp_timing: Annotated[
         VrrpTiming, typer.Option(help="keepalived timing of ACTIVE_STANDBY pairs")
     ] = VrrpTiming.STEELYARD,
@@ -115,6 +118,7 @@ def serve(
                 heartbeat_interval_s=heartbeat_interval,
                 heartbeat_timeout_s=heartbeat_timeout,
                 spare_pool=spare_pool,
+                usage_interval_s=usage_interval,
                 vrrp_timing=vrrp_timing.value,
                 webhook_attempts=webhook_attempts,
                 webhook_backoff_s=webhook_backoff,

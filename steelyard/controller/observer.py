@@ -1,6 +1,6 @@
 """Statuses from reality.
 
-Operating statuses and listener counters come from the appliances' heartbeats: the health
+Operating statuses and traffic counters come from the appliances' heartbeats: the health
 manager hands each flush's accepted heartbeats to `HeartbeatStatuses` (injected by the
 composition root, so that health/ needs nothing of controller/). `StatusObserver` polls each
 appliance's agent: an appliance whose HAProxy is not running is resynced, and the protection
@@ -21,11 +21,10 @@ from sqlalchemy.orm import Session
 from steelyard.agent.contract import ListenerProtection, StatRow
 from steelyard.controller.breach import BreachTracker
 from steelyard.controller.ports import ApplianceAgent
-from steelyard.controller.statuses import ListenerCounters, observe
-from steelyard.db.appliance_health import add_counters
+from steelyard.controller.statuses import observe
+from steelyard.db.counters import CUMULATIVE, LoadBalancerGains, Traffic, add_traffic, plus
 from steelyard.db.events import record_event
 from steelyard.db.operating import (
-    CounterDelta,
     ObservedStatuses,
     add_rejections,
     observed_loadbalancers,
@@ -47,26 +46,32 @@ def gained(before: int, after: int) -> int:
     return after if after < before else after - before
 
 
-def counter_delta(previous: ListenerCounters | None, now: ListenerCounters) -> CounterDelta:
-    if previous is None:
-        previous = ListenerCounters(0, 0, 0, 0, 0)
-    return CounterDelta(
-        bytes_in=gained(previous.bytes_in, now.bytes_in),
-        bytes_out=gained(previous.bytes_out, now.bytes_out),
-        total_connections=gained(previous.total_connections, now.total_connections),
-        request_errors=gained(previous.request_errors, now.request_errors),
-        active_connections=now.active_connections,
-    )
-
-
-def counters_of(row: ProxyRow) -> ListenerCounters:
-    return ListenerCounters(
+def traffic_of(row: ProxyRow) -> Traffic:
+    return Traffic(
         bytes_in=row.bin,
         bytes_out=row.bout,
         active_connections=row.scur,
         total_connections=row.stot,
         request_errors=row.ereq,
+        connection_errors=row.econ,
+        response_errors=row.eresp,
+        requests=row.req_tot,
+        hrsp_1xx=row.hrsp_1xx,
+        hrsp_2xx=row.hrsp_2xx,
+        hrsp_3xx=row.hrsp_3xx,
+        hrsp_4xx=row.hrsp_4xx,
+        hrsp_5xx=row.hrsp_5xx,
+        hrsp_other=row.hrsp_other,
     )
+
+
+def counter_delta(previous: Traffic | None, now: Traffic) -> Traffic:
+    """What a row gained since `previous`. A reload restarts all of a process's counters at
+    zero: when any of them dropped, everything `now` holds is new."""
+    if previous is None or any(getattr(now, f) < getattr(previous, f) for f in CUMULATIVE):
+        return now
+    gains = {name: getattr(now, name) - getattr(previous, name) for name in CUMULATIVE}
+    return Traffic(active_connections=now.active_connections, **gains)
 
 
 def status_source(heartbeats: Sequence[Heartbeat]) -> Heartbeat | None:
@@ -84,13 +89,15 @@ def _fingerprint(heartbeat: Heartbeat) -> Hashable:
 
 
 class HeartbeatStatuses:
-    """Heartbeat rows into operating statuses and listener counters.
+    """Heartbeat rows into operating statuses and traffic counters.
 
-    Counters are kept per (appliance, listener), so that the appliances of one load balancer
-    add up: each adds what it gained since its last heartbeat (a drop means HAProxy reloaded and
-    counts from zero), and open connections are the sum of each appliance's last report (for
-    ACTIVE_TTL_S). Gains are collected in memory and written for a load balancer at most every
-    `counters_every_s`, with the rows they update read in one query per call.
+    Counters are kept per appliance and row (FRONTEND: a listener, BACKEND: a pool, a server:
+    a member), so that the appliances of one load balancer add up: each adds what it gained
+    since its last heartbeat (`counter_delta`: a drop means HAProxy reloaded and counts from
+    zero), and open connections are the sum of each appliance's last report (for
+    ACTIVE_TTL_S). Each appliance's FRONTEND gains are also kept on their own (Octavia's amphora
+    stats). Gains are collected in memory and written for a load balancer at most every
+    `counters_every_s`, with the rows they update read in a few queries per call.
 
     Statuses are computed from `status_source` only when its rows or config generation
     changed, or every `refresh_s`: loading a load balancer's spec is the costly part. Specs
@@ -111,9 +118,10 @@ class HeartbeatStatuses:
         self._refresh_s = refresh_s
         self._counters_every_s = counters_every_s
         self._clock = clock
-        self._last: dict[tuple[str, str], ListenerCounters] = {}
-        self._active: dict[tuple[str, str], dict[str, tuple[int, float]]] = {}
-        self._gained: dict[str, dict[str, CounterDelta]] = {}  # per load balancer, listener
+        self._last: dict[str, dict[tuple[str, str], Traffic]] = {}  # per appliance, row
+        # open connections per (load balancer, kind, key), per appliance: (scur, when seen)
+        self._active: dict[tuple[str, str, Hashable], dict[str, tuple[int, float]]] = {}
+        self._gained: dict[str, LoadBalancerGains] = {}
         self._written: dict[str, float] = {}  # when a load balancer's counters were written
         self._seen: dict[str, tuple[Hashable, float]] = {}
 
@@ -122,7 +130,7 @@ class HeartbeatStatuses:
         for report in reports:
             by_lb.setdefault(report.loadbalancer_id, []).append(report.heartbeat)
         at = self._clock()
-        due: dict[str, dict[str, CounterDelta]] = {}
+        due: dict[str, LoadBalancerGains] = {}
         changed: dict[str, Heartbeat] = {}
         for lb_id, heartbeats in by_lb.items():
             self._gain(lb_id, heartbeats, at)
@@ -132,42 +140,60 @@ class HeartbeatStatuses:
             if source is not None and self._due(lb_id, source, at):
                 changed[lb_id] = source
         statuses = self._statuses(changed) if changed else {}
-        if not due and not statuses:
+        if not any(due.values()) and not statuses:
             return
         with self._sessions() as session:
-            add_counters(session, due, now)
+            add_traffic(session, due, now)
             for lb_id, seen in statuses.items():
                 write_statuses(session, lb_id, seen, now)
             session.commit()
 
     def _gain(self, lb_id: str, heartbeats: list[Heartbeat], at: float) -> None:
-        gained = self._gained.setdefault(lb_id, {})
+        gains = self._gained.setdefault(lb_id, LoadBalancerGains())
         for heartbeat in heartbeats:
-            for listener_id, row in heartbeat.stats.frontends().items():
-                key = (heartbeat.appliance, listener_id)
-                counters = counters_of(row)
-                delta = counter_delta(self._last.get(key), counters)
-                self._last[key] = counters
-                self._active.setdefault((lb_id, listener_id), {})[heartbeat.appliance] = (
-                    row.scur,
-                    at,
-                )
-                before = gained.get(listener_id)
-                gained[listener_id] = delta if before is None else _plus(before, delta)
+            appliance = heartbeat.appliance
+            last = self._last.get(appliance, {})
+            # A truncated heartbeat lacks the server rows: keep their last values for the next.
+            seen = dict(last) if heartbeat.truncated else {}
+            for row in heartbeat.stats.rows():
+                key = (row.pxname, row.svname)
+                now = seen[key] = traffic_of(row)
+                delta = counter_delta(last.get(key), now)
+                if row.svname == "FRONTEND":
+                    _add_to(gains.listeners, row.pxname, delta)
+                    _add_to(gains.appliances, (appliance, row.pxname), delta)
+                    self._note_active(lb_id, "listener", row.pxname, appliance, row.scur, at)
+                elif row.svname == "BACKEND":
+                    _add_to(gains.pools, row.pxname, delta)
+                    self._note_active(lb_id, "pool", row.pxname, appliance, row.scur, at)
+                else:
+                    _add_to(gains.members, key, delta)
+                    self._note_active(lb_id, "member", key, appliance, row.scur, at)
+            self._last[appliance] = seen
 
-    def _take(self, lb_id: str, at: float) -> dict[str, CounterDelta]:
+    def _note_active(
+        self, lb_id: str, kind: str, key: Hashable, appliance: str, scur: int, at: float
+    ) -> None:
+        self._active.setdefault((lb_id, kind, key), {})[appliance] = (scur, at)
+
+    def _take(self, lb_id: str, at: float) -> LoadBalancerGains:
         """The gains to write for `lb_id`, with the open connections of all its appliances."""
         self._written[lb_id] = at
-        deltas = self._gained.pop(lb_id, {})
-        for listener_id, delta in deltas.items():
-            active = self._active[(lb_id, listener_id)]
-            for appliance, (_, seen) in list(active.items()):
-                if at - seen > ACTIVE_TTL_S:
-                    del active[appliance]
-            deltas[listener_id] = replace(
-                delta, active_connections=sum(scur for scur, _ in active.values())
-            )
-        return deltas
+        gains = self._gained.pop(lb_id, LoadBalancerGains())
+        kinds: tuple[tuple[str, dict[Any, Traffic]], ...] = (
+            ("listener", gains.listeners),
+            ("pool", gains.pools),
+            ("member", gains.members),
+        )
+        for kind, found in kinds:
+            for key, traffic in found.items():
+                active = self._active[(lb_id, kind, key)]
+                for appliance, (_, seen) in list(active.items()):
+                    if at - seen > ACTIVE_TTL_S:
+                        del active[appliance]
+                total = sum(scur for scur, _ in active.values())
+                found[key] = replace(traffic, active_connections=total)
+        return gains
 
     def _due(self, lb_id: str, source: Heartbeat, at: float) -> bool:
         fingerprint = _fingerprint(source)
@@ -189,14 +215,9 @@ class HeartbeatStatuses:
         return found
 
 
-def _plus(a: CounterDelta, b: CounterDelta) -> CounterDelta:
-    return CounterDelta(
-        bytes_in=a.bytes_in + b.bytes_in,
-        bytes_out=a.bytes_out + b.bytes_out,
-        total_connections=a.total_connections + b.total_connections,
-        request_errors=a.request_errors + b.request_errors,
-        active_connections=0,  # set from every appliance's last report
-    )
+def _add_to(gains: dict[Any, Traffic], key: Hashable, delta: Traffic) -> None:
+    before = gains.get(key)
+    gains[key] = delta if before is None else plus(before, delta)
 
 
 def _fields(row: ProxyRow) -> dict[str, Any]:

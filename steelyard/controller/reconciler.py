@@ -136,11 +136,14 @@ class Reconciler:
         plane: DataPlane,
         clock: Callable[[], datetime],
         read_sessions: Callable[[], Session] | None = None,
+        on_result: Callable[[str, float], None] = lambda outcome, seconds: None,
     ) -> None:
+        """`on_result(outcome, seconds)` hears of every reconcile (the control-plane metrics)."""
         self._sessions = sessions
         self._read_sessions = read_sessions or sessions
         self._plane = plane
         self._clock = clock
+        self._on_result = on_result
         self._placed: dict[str, _Placed] = {}
 
     def reconcile(self, lb_id: str) -> Result:
@@ -158,13 +161,16 @@ class Reconciler:
                     session, lb_id, f"{type(exc).__name__}: {exc}", self._clock()
                 )
                 session.commit()
+            self._on_result("failed", time.perf_counter() - started)
             return Result("failed", str(exc), delay.total_seconds())
+        took = time.perf_counter() - started
+        self._on_result(result.outcome, took)
         log.info(
             "reconcile %s generation %d: %s in %.1f ms",
             lb_id,
             snap.generation,
             result.outcome,
-            (time.perf_counter() - started) * 1000,
+            took * 1000,
         )
         return result
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from steelyard.db import models as m
 from steelyard.db.access import WrittenMany
 from steelyard.db.events import record_event
-from steelyard.db.operating import CounterDelta, add_listener_counters, request_resync
+from steelyard.db.operating import request_resync
 from steelyard.model.faults import Conflict
 from steelyard.model.health import (
     HEARTBEAT_OUTCOMES,
@@ -131,27 +131,6 @@ def mark_failed(session: Session, appliance_id: str, reason: str, now: datetime)
         now=now,
     )
     return lb_id
-
-
-def add_counters(
-    session: Session, gained: dict[str, dict[str, CounterDelta]], now: datetime
-) -> None:
-    """db.operating.add_listener_counters for several load balancers (`gained`: per load
-    balancer, per listener), with the rows it looks up one by one read beforehand in a few
-    queries: the counter rows, and the listeners that have none yet."""
-    listener_ids = [listener_id for deltas in gained.values() for listener_id in deltas]
-    loaded: list[object] = []  # the session's identity map holds rows weakly: keep them
-    for start in range(0, len(listener_ids), ID_BATCH):
-        batch = listener_ids[start : start + ID_BATCH]
-        stats = m.ListenerStats
-        rows = session.scalars(select(stats).where(stats.listener_id.in_(batch))).all()
-        found = {row.listener_id for row in rows}
-        missing = [listener_id for listener_id in batch if listener_id not in found]
-        loaded += rows
-        if missing:
-            loaded += session.scalars(select(m.Listener).where(m.Listener.id.in_(missing))).all()
-    for lb_id, deltas in gained.items():
-        add_listener_counters(session, lb_id, deltas, now)
 
 
 def get_breaker(session: Session) -> CircuitBreaker:

@@ -1,4 +1,4 @@
-"""Writes what the data plane reports: operating statuses and listener counters."""
+"""Writes what the data plane reports: operating statuses (counters: db.counters)."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,17 +9,6 @@ from sqlalchemy.orm import Session
 from steelyard.db import models as m
 from steelyard.db.state_events import StatusChange, record_status_changes
 from steelyard.model.enums import OperatingStatus
-
-
-@dataclass(frozen=True)
-class CounterDelta:
-    """Counters gained since the last observation; active_connections is a current value."""
-
-    bytes_in: int
-    bytes_out: int
-    total_connections: int
-    request_errors: int
-    active_connections: int
 
 
 @dataclass(frozen=True)
@@ -71,33 +60,6 @@ def set_loadbalancer_status(
 ) -> None:
     changed = _set_changed(session, m.LoadBalancer, {lb_id: status})
     record_status_changes(session, lb_id, {"loadbalancer": changed}, now)
-
-
-def add_listener_counters(
-    session: Session, lb_id: str, deltas: dict[str, CounterDelta], now: datetime
-) -> None:
-    for listener_id, delta in deltas.items():
-        row = session.get(m.ListenerStats, listener_id)
-        if row is None:
-            if session.get(m.Listener, listener_id) is None:
-                continue  # deleted meanwhile
-            row = m.ListenerStats(
-                listener_id=listener_id,
-                loadbalancer_id=lb_id,
-                bytes_in=0,
-                bytes_out=0,
-                active_connections=0,
-                total_connections=0,
-                request_errors=0,
-                updated_at=now,
-            )
-            session.add(row)
-        row.bytes_in += delta.bytes_in
-        row.bytes_out += delta.bytes_out
-        row.total_connections += delta.total_connections
-        row.request_errors += delta.request_errors
-        row.active_connections = delta.active_connections
-        row.updated_at = now
 
 
 def request_resync(session: Session, lb_id: str) -> None:

@@ -7,8 +7,10 @@ from sqlalchemy import ColumnElement, case, delete, select, update
 from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
+from steelyard.db.counters import remove_counters, remove_loadbalancer_counters
 from steelyard.db.snapshot import Doomed
 from steelyard.db.state_events import record_active, record_apply_failure, record_removed
+from steelyard.db.usage import close_usage
 from steelyard.model.enums import OperatingStatus, ProvisioningStatus
 
 SETTLING = (
@@ -50,6 +52,7 @@ def _remove_doomed(session: Session, doomed: Doomed) -> None:
     session.execute(
         delete(m.ListenerStats).where(m.ListenerStats.listener_id.in_(doomed.listeners))
     )
+    remove_counters(session, doomed.listeners, doomed.pools, doomed.members)
     session.execute(delete(m.Listener).where(m.Listener.id.in_(doomed.listeners)))
     session.execute(
         update(m.Listener)
@@ -100,7 +103,9 @@ def record_deleted(session: Session, lb_id: str, now: datetime) -> None:
         record_removed(session, lb_id, now)
     for table, belongs in reversed(_children(lb_id)):  # members and monitors before pools
         session.execute(delete(table).where(belongs))
+    close_usage(session, lb_id)  # its last seconds and bytes, before its counters go
     session.execute(delete(m.ListenerStats).where(m.ListenerStats.loadbalancer_id == lb_id))
+    remove_loadbalancer_counters(session, lb_id)
     session.execute(
         delete(m.ListenerRejections).where(m.ListenerRejections.loadbalancer_id == lb_id)
     )

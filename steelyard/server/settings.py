@@ -51,6 +51,7 @@ class ServerSettings:
     agent_listen: str = "127.0.0.1:0"  # port 0: a free port at start
     workers: int = 4
     status_interval_s: float = 1.0
+    usage_interval_s: float = 60.0  # issue 4 (metering): how often usage records are accrued
     # Heartbeats: the health manager listens on every address (each VIP bridge's gateway).
     heartbeat_listen: str = DEFAULT_HEARTBEAT_LISTEN
     heartbeat_interval_s: float = 1.0

@@ -3,6 +3,8 @@
 Paths:
     /health  200 "ok" (503 "unhealthy" after `healthy = False`, or SIGUSR1 when run as a program)
     /echo    200, JSON of backend, method, path and request headers (for header-insertion tests)
+    /delay/<ms>  200 "<name>" after <ms> milliseconds (at most 10 s): a request that stays in flight
+    /status/<code>  that status (200 to 599), body "<name>\\n" (e.g. 404s for metering tests)
     other    200, body "<name>\\n"
 Every response carries ``X-Backend: <name>``. Connections are kept alive (HTTP/1.1).
 
@@ -19,6 +21,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 import weakref
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -104,7 +107,12 @@ class _Handler(BaseHTTPRequestHandler):
                     "headers": dict(self.headers.items()),
                 }
             )
+        elif path.startswith("/status/") and _status_code(path.removeprefix("/status/")):
+            status, body = _status_code(path.removeprefix("/status/")), f"{server.backend_name}\n"
         else:
+            if path.startswith("/delay/"):
+                delay_ms = path.removeprefix("/delay/")
+                time.sleep(min(int(delay_ms) if delay_ms.isdigit() else 0, 10_000) / 1000)
             body = f"{server.backend_name}\n"
         data = body.encode()
         self.send_response(status)
@@ -114,6 +122,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if send_body:
             self.wfile.write(data)
+
+
+def _status_code(text: str) -> int:
+    """The status a /status/<code> path asks for; 0 when it is none we send."""
+    return int(text) if text.isdigit() and 200 <= int(text) <= 599 else 0
 
 
 def _stop(server: _Server, thread: threading.Thread) -> None:

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -195,3 +196,92 @@ def test_listeners_that_are_not_in_the_database_are_skipped(sessions: Sessions) 
     write(sessions, HeartbeatStatuses(sessions, sessions), lb, [heartbeat("a-0", stranger)])
     with sessions() as s:
         assert s.get(m.ListenerStats, "stats") is None
+
+
+def add_appliances(sessions: Sessions, lb: Lb, *names: str) -> dict[str, str]:
+    ids = {name: str(uuid.uuid4()) for name in names}
+    with sessions() as s:
+        for name, ident in ids.items():
+            s.add(
+                m.Appliance(
+                    id=ident, loadbalancer_id=lb.id, name=name, status="ALLOCATED",
+                    compute_driver="process", host="h", vip_address="198.18.0.5", created_at=T0,
+                )
+            )  # fmt: skip
+        s.commit()
+    return ids
+
+
+def http_rows(lb: Lb, served: int, not_found: int, scur: int = 0) -> StatTable:
+    """Every row of an HTTP load balancer whose first member answered `served` 200s and
+    `not_found` 404s (the second member nothing yet)."""
+    requests = served + not_found
+    classes: dict[str, Any] = {"hrsp_2xx": served, "hrsp_4xx": not_found, "req_tot": requests}
+    first, second = lb.members
+    return StatTable.from_rows(
+        [
+            ProxyRow(lb.listener, "FRONTEND", "OPEN", None, scur, requests, 100 * requests,
+                     1000 * requests, ereq=1, **classes),
+            ProxyRow(lb.pool, first, "UP", 1, scur, requests, 90 * requests, 900 * requests,
+                     econ=2, eresp=3, **classes),
+            ProxyRow(lb.pool, second, "UP", 1),
+            ProxyRow(lb.pool, "BACKEND", "UP", 2, scur, requests, 90 * requests,
+                     900 * requests, **classes),
+        ]
+    )  # fmt: skip
+
+
+def test_pools_members_and_appliances_count_every_status_class(sessions: Sessions) -> None:
+    lb = Lb(sessions)
+    ids = add_appliances(sessions, lb, "a-0", "a-1")
+    writer = HeartbeatStatuses(sessions, sessions, counters_every_s=0)
+    write(sessions, writer, lb, [heartbeat("a-0", http_rows(lb, 5, 2, scur=1))])
+    write(sessions, writer, lb, [heartbeat("a-1", http_rows(lb, 3, 0, scur=2))])
+    # a-0 reloads (counters restart) and serves 4 more
+    write(sessions, writer, lb, [heartbeat("a-0", http_rows(lb, 4, 0))])
+    with sessions() as s:
+        listener = s.get_one(m.ListenerStats, lb.listener)
+        assert (listener.hrsp_2xx, listener.hrsp_4xx, listener.requests) == (12, 2, 14)
+        assert (listener.total_connections, listener.bytes_in, listener.request_errors) == (
+            14, 1400, 3,
+        )  # fmt: skip
+        assert listener.active_connections == 2  # a-0 has none open now, a-1 two
+        pool = s.get_one(m.PoolStats, lb.pool)
+        assert (pool.hrsp_2xx, pool.hrsp_4xx, pool.bytes_out, pool.loadbalancer_id) == (
+            12, 2, 12600, lb.id,
+        )  # fmt: skip
+        first = s.get_one(m.MemberStats, lb.members[0])
+        assert (first.hrsp_2xx, first.hrsp_4xx, first.pool_id) == (12, 2, lb.pool)
+        assert (first.connection_errors, first.response_errors) == (6, 9)
+        assert s.get_one(m.MemberStats, lb.members[1]).total_connections == 0
+        per_appliance = {
+            row.appliance_id: (row.total_connections, row.hrsp_2xx, row.active_connections)
+            for row in s.query(m.ApplianceListenerStats)
+        }
+        assert per_appliance == {ids["a-0"]: (11, 9, 0), ids["a-1"]: (3, 3, 2)}
+
+
+def test_a_truncated_heartbeat_leaves_member_counters_for_the_next(sessions: Sessions) -> None:
+    lb = Lb(sessions)
+    writer = HeartbeatStatuses(sessions, sessions, counters_every_s=0)
+    write(sessions, writer, lb, [heartbeat("a-0", http_rows(lb, 5, 0))])
+    summary = http_rows(lb, 8, 0).summary()
+    write(sessions, writer, lb, [heartbeat("a-0", summary, truncated=True)])
+    write(sessions, writer, lb, [heartbeat("a-0", http_rows(lb, 9, 0))])
+    with sessions() as s:
+        assert s.get_one(m.MemberStats, lb.members[0]).hrsp_2xx == 9  # not 5 + 9
+        assert s.get_one(m.PoolStats, lb.pool).hrsp_2xx == 9
+
+
+def test_counters_of_deleted_objects_are_dropped(sessions: Sessions) -> None:
+    lb = Lb(sessions)
+    with sessions() as s:
+        s.query(m.Member).filter(m.Member.id == lb.members[0]).delete()
+        s.commit()
+    write(
+        sessions, HeartbeatStatuses(sessions, sessions), lb, [heartbeat("a-9", http_rows(lb, 1, 0))]
+    )
+    with sessions() as s:
+        assert s.get(m.MemberStats, lb.members[0]) is None
+        assert s.get_one(m.MemberStats, lb.members[1]).hrsp_2xx == 0
+        assert s.query(m.ApplianceListenerStats).count() == 0  # a-9 is no appliance of ours
