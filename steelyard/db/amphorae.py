@@ -2,6 +2,7 @@
 delete a failed one."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -11,7 +12,7 @@ from steelyard.db.appliances import FAILED, READY
 from steelyard.db.events import record_event
 from steelyard.db.listing import list_page
 from steelyard.db.operating import request_resync
-from steelyard.model.amphora import AMPHORA_STATUS, Amphora
+from steelyard.model.amphora import AMPHORA_STATUS, Amphora, appliance_statuses
 from steelyard.model.faults import Conflict, Immutable, NotFound
 from steelyard.model.listing import ListQuery
 
@@ -65,8 +66,20 @@ def _views(session: Session, rows: Sequence[m.Appliance]) -> list[Amphora]:
     return [amphora_view(r, ports.get(r.loadbalancer_id or "")) for r in rows]
 
 
+def amphora_filters(query: ListQuery) -> ListQuery:
+    """`status` filters name amphora statuses (ERROR, PENDING_DELETE): the appliance statuses
+    they stand for are looked for."""
+    filters = tuple(
+        (name, tuple(s for value in values for s in appliance_statuses(value)))
+        if name == "status"
+        else (name, values)
+        for name, values in query.filters
+    )
+    return replace(query, filters=filters)
+
+
 def list_amphorae(session: Session, query: ListQuery) -> list[Amphora]:
-    return _views(session, list_page(session, m.Appliance, query, FILTERABLE))
+    return _views(session, list_page(session, m.Appliance, amphora_filters(query), FILTERABLE))
 
 
 def get_amphora(session: Session, amphora_id: str) -> Amphora:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from steelyard.db import models as m
 from steelyard.db import views
 from steelyard.db.access import get_visible
-from steelyard.db.amphorae import amphora_view
+from steelyard.db.amphorae import FILTERABLE, amphora_filters, amphora_view
 from steelyard.db.events import list_events
 from steelyard.db.listing import list_page, list_visible
 from steelyard.db.loadbalancers import ATTRIBUTES as LB_ATTRIBUTES
@@ -40,7 +40,6 @@ RECENT_EVENTS = 10
 # Appliances send a heartbeat every second (serve --heartbeat-interval); one not heard from in
 # 5 s is silent, whatever timeout the health manager fails it after.
 SILENT_AFTER_S = 5.0
-APPLIANCE_FILTERS = ("id", "name", "loadbalancer_id", "host", "status", "role")
 PROJECT_FILTER = "project_id"
 
 
@@ -173,27 +172,20 @@ def operator_loadbalancers(session: Session, query: ListQuery) -> list[OperatorL
     return list_visible(session, m.LoadBalancer, None, query, LB_ATTRIBUTES, _tallies)
 
 
-def _steelyard_statuses(shown: str) -> list[str]:
-    """The appliance statuses an Octavia amphora status stands for (ERROR: FAILED too)."""
-    return [ours for ours, octavia in AMPHORA_STATUS.items() if octavia == shown] or [shown]
-
-
 def operator_appliances(
     session: Session, query: ListQuery, now: datetime
 ) -> list[OperatorAppliance]:
-    """One page of appliances. Filters: id, name, loadbalancer_id, host, role, status (as
-    shown: Octavia's amphora statuses) and project_id (its load balancer's)."""
+    """One page of appliances. Filters: the amphora list's (status in Octavia's words) and
+    project_id (its load balancer's)."""
     filters = dict(query.filters)
     where: list[ColumnElement[bool]] = []
     projects = filters.pop(PROJECT_FILTER, None)
     if projects is not None:
         owned = select(m.LoadBalancer.id).where(m.LoadBalancer.project_id.in_(projects))
         where.append(m.Appliance.loadbalancer_id.in_(owned.scalar_subquery()))
-    if "status" in filters:
-        filters["status"] = tuple(s for v in filters["status"] for s in _steelyard_statuses(v))
     rows = list_page(
-        session, m.Appliance, replace(query, filters=tuple(filters.items())),
-        APPLIANCE_FILTERS, where,
+        session, m.Appliance, amphora_filters(replace(query, filters=tuple(filters.items()))),
+        FILTERABLE, where,
     )  # fmt: skip
     lb_ids = {row.loadbalancer_id for row in rows if row.loadbalancer_id}
     lbs = {

@@ -16,6 +16,11 @@ AMPHORA_STATUS = {
 }
 
 
+def appliance_statuses(shown: str) -> list[str]:
+    """The appliance statuses an amphora status filter stands for (ERROR: FAILED too)."""
+    return [ours for ours, octavia in AMPHORA_STATUS.items() if octavia == shown] or [shown]
+
+
 class Amphora(BaseModel):
     id: str
     loadbalancer_id: str | None

@@ -181,3 +181,23 @@ def test_a_body_is_ignored_and_tenants_are_refused(
         tenant = make_client(roles=roles)
         assert tenant.put(f"/v2/octavia/amphorae/{ident}/config").status_code == 403
         assert tenant.delete(f"/v2/octavia/amphorae/{ident}").status_code == 403
+
+
+def test_amphora_lists_filter_on_octavias_statuses(
+    admin: TestClient, make_lb: Factory, sessions: sessionmaker[Session]
+) -> None:
+    lb = make_lb()
+    failed = _appliance(sessions, lb["id"], "FAILED", slot=1)
+    retiring = _appliance(sessions, lb["id"], "RETIRING", slot=2)
+    serving = _appliance(sessions, lb["id"], "ALLOCATED", slot=3)
+
+    def listed(query: str) -> list[str]:
+        response = admin.get(f"/v2/octavia/amphorae?{query}")
+        assert response.status_code == 200, response.text
+        return [a["id"] for a in response.json()["amphorae"]]
+
+    assert listed("status=ERROR") == [failed]
+    assert listed("status=PENDING_DELETE") == [retiring]
+    assert listed("status=ALLOCATED&status=ERROR") == [failed, serving]
+    assert listed("status=FAILED") == [failed]  # Steelyard's own word works too
+    assert listed("status=%0A%27") == []
