@@ -12,6 +12,7 @@ from steelyard.db.appliances import FAILED, READY
 from steelyard.db.events import record_event
 from steelyard.db.listing import list_page
 from steelyard.db.operating import request_resync
+from steelyard.db.repair import request_operator_resync
 from steelyard.model.amphora import AMPHORA_STATUS, Amphora, appliance_statuses
 from steelyard.model.faults import Conflict, Immutable, NotFound
 from steelyard.model.listing import ListQuery
@@ -97,26 +98,14 @@ def _existing(session: Session, amphora_id: str) -> m.Appliance:
 
 
 def request_config_push(session: Session, amphora_id: str, now: datetime) -> str:
-    """Octavia's "update the amphora agent configuration": here the appliance's load balancer
-    is resynced, which ensures each of its appliances again (namespace, address, agent,
-    heartbeat targets) and pushes its configuration. Returns the load balancer to wake."""
+    """Octavia's "update the amphora agent configuration": here the operator's resync of the
+    appliance's load balancer (db/repair.py), which ensures each of its appliances again
+    (namespace, address, agent, heartbeat targets) and pushes its configuration. Returns the
+    load balancer to wake."""
     row = _existing(session, amphora_id)
     if row.loadbalancer_id is None:
         raise Conflict(f"Amphora {amphora_id} serves no load balancer: it has no configuration.")
-    lb = session.get_one(m.LoadBalancer, row.loadbalancer_id)
-    if lb.deleting:
-        raise Conflict(f"Invalid state PENDING_DELETE of loadbalancer resource {lb.id}")
-    request_resync(session, lb.id)
-    record_event(
-        session,
-        type="loadbalancer.resync",
-        severity="info",
-        message=f"load balancer {lb.id}: configuration push requested by an operator",
-        loadbalancer_id=lb.id,
-        details={"amphora_id": row.id, "reason": "amphora config"},
-        now=now,
-    )
-    return lb.id
+    return request_operator_resync(session, row.loadbalancer_id, now).loadbalancer_id
 
 
 def delete_amphora(session: Session, amphora_id: str, now: datetime) -> str | None:
