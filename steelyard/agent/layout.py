@@ -24,6 +24,7 @@
         vrrp.fifo          keepalived writes its state changes here (`vrrp_notify_fifo`) ...
         vrrp-notify.sh     ... and this script, which keepalived runs, turns them into vrrp.state
         haproxy-check.sh   exits 0 while this appliance's HAProxy runs (check-script profiles)
+        log.sock           HAProxy's logs (UNIX datagrams; the agent binds it, log_receiver.py)
 
 Everything the agent knows about an appliance is in these files, so a restarted agent finds
 its appliances (and their running HAProxy) again without any other state.
@@ -140,6 +141,10 @@ class ApplianceLayout:
     @property
     def haproxy_check_script(self) -> Path:
         return self.root / "haproxy-check.sh"
+
+    @property
+    def log_socket(self) -> Path:
+        return self.root / "log.sock"
 
 
 def appliances_dir(state_dir: Path) -> Path:

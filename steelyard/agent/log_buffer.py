@@ -1,0 +1,88 @@
+"""The agent's log records in memory until the control plane reads them: one bounded buffer
+per appliance (a noisy appliance evicts only its own oldest records) and one for the agent
+itself, numbered by one sequence, so that a reader's cursor covers them all."""
+
+import heapq
+import threading
+import uuid
+from collections import deque
+from datetime import datetime
+
+from steelyard.agent.log_records import (
+    FlowRecord,
+    LogBatch,
+    LogRecord,
+    LogSource,
+    Severity,
+)
+
+DEFAULT_CAPACITY = 20_000  # records per appliance
+
+
+class LogBuffer:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.capacity = capacity
+        self.epoch = uuid.uuid4().hex
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._dropped = 0
+        self._buffers: dict[str | None, deque[LogRecord]] = {}
+        self._forgotten: set[str] = set()
+
+    def add(
+        self,
+        appliance: str | None,
+        source: LogSource,
+        time: datetime,
+        severity: Severity,
+        message: str = "",
+        flow: FlowRecord | None = None,
+    ) -> None:
+        with self._lock:
+            self._seq += 1
+            record = LogRecord(
+                seq=self._seq,
+                appliance=appliance,
+                source=source,
+                time=time,
+                severity=severity,
+                message=message,
+                flow=flow,
+            )
+            if appliance is not None:
+                self._forgotten.discard(appliance)  # made again under the same name
+            buffer = self._buffers.setdefault(appliance, deque())
+            if len(buffer) >= self.capacity:
+                buffer.popleft()
+                self._dropped += 1
+            buffer.append(record)
+
+    def forget(self, appliance: str) -> None:
+        """The appliance is gone: its buffer goes once a reader has read past its records."""
+        with self._lock:
+            self._forgotten.add(appliance)
+
+    def read(self, after: int, limit: int) -> LogBatch:
+        """Up to `limit` records numbered above `after`, oldest first."""
+        with self._lock:
+            pending = [_newer(buffer, after) for buffer in self._buffers.values()]
+            records = list(heapq.merge(*pending, key=lambda record: record.seq))[:limit]
+            cursor = records[-1].seq if records else min(after, self._seq)
+            for name in list(self._forgotten):
+                buffer = self._buffers.get(name)
+                if buffer is None or not buffer or buffer[-1].seq <= cursor:
+                    self._buffers.pop(name, None)
+                    self._forgotten.discard(name)
+            return LogBatch(epoch=self.epoch, records=records, cursor=cursor, dropped=self._dropped)
+
+
+def _newer(buffer: deque[LogRecord], after: int) -> list[LogRecord]:
+    """The records numbered above `after`, from the end: a reader that keeps up costs only
+    what is new."""
+    newer: list[LogRecord] = []
+    for record in reversed(buffer):
+        if record.seq <= after:
+            break
+        newer.append(record)
+    newer.reverse()
+    return newer
