@@ -35,6 +35,7 @@ from pydantic_core import core_schema
 from steelyard.api.deps import BodyParser
 from steelyard.api.policy_routes import classify, rule_for, shape
 from steelyard.model.amphora import Amphora
+from steelyard.model.amphora_stats import AmphoraStatsRoot
 from steelyard.model.flavor import (
     AvailabilityZoneOut,
     AvailabilityZoneProfileOut,
@@ -64,6 +65,7 @@ from steelyard.model.quota import QuotaLimitsOut, QuotaOut
 from steelyard.model.repair import HostOut, HostRoot, RepairRoot
 from steelyard.model.secret import SecretOut
 from steelyard.model.status import LoadBalancerStatus, Stats
+from steelyard.model.usage import UsageRoot
 from steelyard.model.webhook import DeliveryOut, WebhookOut
 
 Schema = dict[str, Any]
@@ -237,6 +239,8 @@ SPECIAL: dict[tuple[str, str], Special] = {
         "delivery", doc.ref(DeliveryOut)
     ),
     ("GET", "/operator/health"): lambda doc: doc.ref(HealthRoot),
+    ("GET", "/operator/usage"): lambda doc: doc.ref(UsageRoot),  # issue 4 (metering)
+    ("GET", "/octavia/amphorae/{}/stats"): lambda doc: doc.ref(AmphoraStatsRoot),
     ("DELETE", "/operator/health/circuit_breaker"): lambda doc: None,
     **{
         ("POST", f"/operator/loadbalancers/{{}}/{action}"): lambda doc: doc.ref(RepairRoot)

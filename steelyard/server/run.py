@@ -50,7 +50,9 @@ from steelyard.server.heartbeat import (
 from steelyard.server.local_agent import LocalAgent
 from steelyard.server.settings import ServerSettings, parse_hostport
 from steelyard.server.vip_networks import HostVipNetworks
+from steelyard.telemetry.control import ControlPlaneMetrics
 from steelyard.telemetry.thresholds import ThresholdWatcher
+from steelyard.telemetry.usage import UsageAccrual
 from steelyard.telemetry.webhook_signature import RetryPolicy
 from steelyard.telemetry.webhooks import WebhookDispatcher
 
@@ -86,8 +88,11 @@ class Running:
     spares: SparePool | None
     webhooks: WebhookDispatcher
     thresholds: ThresholdWatcher
+    control_metrics: ControlPlaneMetrics  # issue 4 (metering)
+    usage: UsageAccrual
 
     def stop(self) -> None:
+        self.usage.stop()
         self.thresholds.stop()
         self.webhooks.stop()
         if self.spares is not None:
@@ -180,7 +185,10 @@ def start_control_plane(settings: ServerSettings) -> Running:
         vrrp_profile=PROFILES[settings.vrrp_timing] if settings.driver == "netns" else None,
         secret_box=SecretBox(secrets_key(settings)),  # TLS (issue 6)
     )
-    reconciler = Reconciler(sessions, plane, utcnow, read_sessions)
+    control_metrics = ControlPlaneMetrics()
+    reconciler = Reconciler(
+        sessions, plane, utcnow, read_sessions, on_result=control_metrics.reconciled
+    )
     workers = ControllerWorkers(
         sessions, reconciler, new_owner_id(), utcnow, workers=settings.workers
     )
@@ -209,9 +217,11 @@ def start_control_plane(settings: ServerSettings) -> Running:
     webhooks.start()
     thresholds = ThresholdWatcher(sessions, utcnow, settings.max_connections)
     thresholds.start()
+    usage = UsageAccrual(sessions, utcnow, settings.usage_interval_s)
+    usage.start()
     return Running(
         sessions, read_sessions, agent_process, agent, workers, observer, health, spares,
-        webhooks, thresholds,
+        webhooks, thresholds, control_metrics, usage,
     )  # fmt: skip
 
 
@@ -238,7 +248,7 @@ def serve(settings: ServerSettings) -> None:
         running.sessions,
         running.workers.kick,
         running.read_sessions,
-        services=Services(webhooks=running.webhooks),
+        services=Services(webhooks=running.webhooks, control_metrics=running.control_metrics),
     )
     if settings.auth == "noauth":
         log.warning(

@@ -12,6 +12,7 @@ from steelyard.api.operator import (
     loadbalancers,
     protection,
     repair,
+    usage,
     webhooks,
 )
 
@@ -26,5 +27,6 @@ for module in (
     webhooks,
     loadbalancers,
     appliances,
+    usage,
 ):
     router.include_router(module.router)

@@ -351,6 +351,7 @@ ROWS = [
     *_tenant(SECRETS, "secret_id", "secret", {"secret": SECRET}, {"name": "y"}, CREATE_ANY),
     # the operator API, amphorae and metrics: admins only
     Row("GET", OP + "/protection/defaults", ADMIN),
+    Row("GET", OP + "/usage", ADMIN),
     Row("PUT", OP + "/protection/defaults", ADMIN, {"protection": {}}),
     Row("GET", OP + "/loadbalancers/{lb_id}/protection", ADMIN),
     Row("PUT", OP + "/loadbalancers/{lb_id}/protection", ADMIN, {"protection": {}}),
@@ -372,6 +373,7 @@ ROWS = [
     Row("DELETE", OP + "/health/circuit_breaker", (401, 403, 403, 409, 403)),  # not tripped
     Row("GET", AMPS, ADMIN),
     Row("GET", AMPS + "/{amphora_id}", ADMIN),
+    Row("GET", AMPS + "/{amphora_id}/stats", ADMIN),
     Row("PUT", AMPS + "/{amphora_id}/failover", ADMIN_ACCEPTED),
     Row("PUT", AMPS + "/{amphora_id}/config", ADMIN_ACCEPTED),
     Row("DELETE", AMPS + "/{amphora_id}", (401, 403, 403, 409, 403)),  # it serves: Octavia's 409
