@@ -23,8 +23,8 @@ from steelyard.model.diagnostics import (
     ProbeError,
     ProbeResult,
     ProbeTarget,
+    ProbeVerdict,
     TcpResult,
-    Verdict,
 )
 
 USER_AGENT = "steelyard-diagnostics"
@@ -39,7 +39,7 @@ _UNREACHABLE = {
     errno.EINVAL,  # a `blackhole` route
 }
 _RESET = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED}
-_TCP_VERDICTS: dict[str, Verdict] = {
+_TCP_VERDICTS: dict[str, ProbeVerdict] = {
     "refused": "refused",
     "timeout": "timeout",
     "unreachable": "unreachable",
@@ -78,7 +78,7 @@ def probe(target: ProbeTarget, timeout_s: float) -> ProbeResult:
     return ProbeResult(target=target, tcp=tcp, check=check, verdict=verdict(tcp, check))
 
 
-def verdict(tcp: TcpResult, check: CheckResult | None) -> Verdict:
+def verdict(tcp: TcpResult, check: CheckResult | None) -> ProbeVerdict:
     if not tcp.ok:
         return _TCP_VERDICTS.get(tcp.error or "", "error")
     if check is None or check.ok:

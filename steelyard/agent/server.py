@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import uvicorn
-from fastapi import Body, FastAPI, HTTPException, Response
+from fastapi import Body, FastAPI, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 
 from steelyard.agent.appliance import Appliance, ApplianceGone, ApplyFailed, NotRunning
@@ -27,11 +27,14 @@ from steelyard.agent.contract import (
     ProtectionStats,
     StatRow,
     VrrpRelease,
+    VrrpReleaseRequest,
 )
-from steelyard.agent.diagnostics import collect, running_targets
+from steelyard.agent.diagnostics import SectionUnavailable, collect, running_targets
 from steelyard.agent.haproxy_process import DEFAULT_BINARY, haproxy_version
 from steelyard.agent.heartbeat import DEFAULT_INTERVAL_S, HeartbeatSender
-from steelyard.agent.layout import valid_name
+from steelyard.agent.layout import layout_for, valid_name
+from steelyard.agent.log_receiver import start_agent_logs
+from steelyard.agent.log_records import MAX_LOG_BATCH, LogBatch
 from steelyard.agent.netns import netns_exists, parse_address
 from steelyard.agent.pki import PkiPaths, certificate_not_after
 from steelyard.agent.protection_stats import ProtectionReader
@@ -62,6 +65,12 @@ def create_agent_app(
     app = FastAPI(title="Steelyard appliance agent", docs_url=None, redoc_url=None)
     app.state.registry = registry
     protection_reader = ProtectionReader()
+    logs = start_agent_logs(
+        ((name, found.layout) for name in registry.names() if (found := registry.get(name))),
+        # Not the registry: it logs while holding its lock. Its directory says it exists.
+        lambda name: layout_for(registry.state_dir, name).root.is_dir(),
+    )
+    app.state.logs = logs
 
     def appliance(name: str) -> Appliance:
         _check_name(name)
@@ -88,9 +97,11 @@ def create_agent_app(
         if body.netns is not None and not netns_exists(body.netns):
             raise HTTPException(400, f"network namespace {body.netns} does not exist")
         try:
-            return registry.ensure(name, body.netns, tuple(body.heartbeat_to)).info()
+            ensured = registry.ensure(name, body.netns, tuple(body.heartbeat_to))
         except NetnsConflict as exc:
             raise HTTPException(409, str(exc)) from exc
+        logs.receiver.open(name, ensured.layout)
+        return ensured.info()
 
     @app.get("/v1/appliances/{name}")
     def get_appliance(name: str) -> ApplianceInfo:
@@ -101,7 +112,16 @@ def create_agent_app(
         _check_name(name)
         if not registry.delete(name):
             raise HTTPException(404, f"no appliance {name}")
+        logs.receiver.close(name)
+        logs.buffer.forget(name)
         return Response(status_code=204)
+
+    @app.get("/v1/logs")
+    def read_logs(
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_LOG_BATCH)] = 1000,
+    ) -> LogBatch:
+        return logs.buffer.read(after, limit)
 
     @app.put(
         "/v1/appliances/{name}/config",
@@ -143,9 +163,11 @@ def create_agent_app(
             raise HTTPException(409, f"HAProxy's tables could not be read: {exc}") from exc
 
     @app.post("/v1/appliances/{name}/vrrp/release")
-    def release_vrrp(name: str) -> VrrpRelease:
+    def release_vrrp(
+        name: str, body: Annotated[VrrpReleaseRequest, Body()] = VrrpReleaseRequest()
+    ) -> VrrpRelease:
         try:
-            return appliance(name).release_vrrp()
+            return appliance(name).release_vrrp(body.drain_timeout_s)
         except NotRunning as exc:
             raise HTTPException(409, str(exc)) from exc
         except ApplianceGone as exc:
@@ -165,7 +187,7 @@ def create_agent_app(
         if targets is None:
             try:
                 targets = running_targets(target)
-            except (OSError, RuntimeApiError, ValueError) as exc:
+            except (OSError, RuntimeApiError, ValueError, SectionUnavailable) as exc:
                 raise HTTPException(409, f"no servers to test: {exc}") from exc
         return ConnectivityReport(
             appliance=name,

@@ -66,7 +66,7 @@ def _unicast(value: str) -> str:
 
 
 UnicastAddress = Annotated[str, AfterValidator(_unicast)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+Port = Annotated[int, Field(ge=1, le=65535, strict=True)]  # "80" is not a port
 CheckKind = Literal["TCP", "HTTP", "HTTPS", "TLS-HELLO"]
 ProbeError = Literal["refused", "timeout", "unreachable", "reset", "tls", "protocol", "error"]
 
@@ -109,8 +109,8 @@ class ConnectivityRequest(_Request):
     left to time out."""
 
     targets: list[ProbeTarget] | None = Field(default=None, max_length=MAX_TARGETS)
-    timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, ge=0.05, le=MAX_TIMEOUT_S)
-    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=MAX_CONCURRENCY)
+    timeout_s: float = Field(default=DEFAULT_TIMEOUT_S, ge=0.05, le=MAX_TIMEOUT_S, strict=True)
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=MAX_CONCURRENCY, strict=True)
 
     @model_validator(mode="after")
     def _bounded(self) -> Self:
@@ -152,7 +152,7 @@ class CheckResult(BaseModel):
     detail: str | None = None
 
 
-Verdict = Literal[
+ProbeVerdict = Literal[
     "ok", "refused", "timeout", "unreachable", "reset", "error", "check_failed", "unexpected_status"
 ]
 
@@ -161,7 +161,7 @@ class ProbeResult(BaseModel):
     target: ProbeTarget
     tcp: TcpResult
     check: CheckResult | None = None
-    verdict: Verdict  # "ok" only when the connect and the check (if any) both passed
+    verdict: ProbeVerdict  # "ok" only when the connect and the check (if any) both passed
 
 
 class ConnectivityReport(BaseModel):
@@ -331,3 +331,67 @@ class ApplianceDiagnostics(BaseModel):
     keepalived: KeepalivedState | None = None
     network: NetworkState | None = None
     errors: dict[Section, str] = Field(default_factory=dict)  # why a section is missing
+
+
+# --- the operator API ---------------------------------------------------------------------
+
+
+class Verdict(BaseModel):
+    """One finding in plain language, for the operator (and the tenant's ticket)."""
+
+    severity: Literal["error", "warning", "info"]
+    code: str  # member_refused, member_down, pool_down, agent_unreachable, ... (README)
+    message: str
+    appliance_ids: list[str] = Field(default_factory=list)  # where it was seen
+    member_id: str | None = None
+    pool_id: str | None = None
+
+
+class ApplianceReport(BaseModel):
+    """One appliance: what the database says, and what its agent says (None: no answer, and
+    `error` says why)."""
+
+    appliance_id: str
+    name: str
+    role: str
+    status: str
+    host: str
+    reachable: bool
+    error: str | None = None
+    diagnostics: ApplianceDiagnostics | None = None
+
+
+class LoadBalancerDiagnostics(BaseModel):
+    loadbalancer_id: str
+    project_id: str | None
+    provisioning_status: str
+    operating_status: str
+    topology: str
+    desired_generation: int
+    applied_generation: int
+    appliances: list[ApplianceReport]
+    verdicts: list[Verdict]
+
+
+class ApplianceDiagnosticsOut(BaseModel):
+    loadbalancer_id: str | None  # None: a spare
+    appliance: ApplianceReport
+    verdicts: list[Verdict]
+
+
+class ApplianceConnectivity(BaseModel):
+    appliance_id: str
+    name: str
+    role: str
+    host: str
+    reachable: bool
+    error: str | None = None
+    report: ConnectivityReport | None = None
+
+
+class LoadBalancerConnectivity(BaseModel):
+    loadbalancer_id: str
+    members_tested: int
+    members_not_tested: int  # beyond MAX_TARGETS
+    appliances: list[ApplianceConnectivity]
+    verdicts: list[Verdict]
