@@ -58,7 +58,9 @@ def _create(api: Any, path: str, key: str, body: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    with running_server(tmp_path_factory.mktemp("fuzz"), "process", ("--auth", "keys")) as server:
+    # Generated webhooks may only point at loopback: nothing leaves the machine.
+    args = ("--auth", "keys", "--webhook-allow", "127.0.0.0/8,::1/128")
+    with running_server(tmp_path_factory.mktemp("fuzz"), "process", args) as server:
         state = str(server.state_dir)
         token = _steelyard(
             "keys", "create", "--project", OWNER, "--role", "admin", "--state-dir", state
@@ -124,7 +126,10 @@ def _secret(api: Any) -> str:
 # The document the server serves, built from the same app definition (schemathesis's lazy
 # pytest loader does not run under pytest 9); test_the_server_serves_this_document checks it.
 DOCUMENT = create_app(ApiSettings(auth="keys"), None, lambda _: None).openapi()  # type: ignore[arg-type]
-schema = schemathesis.openapi.from_dict(DOCUMENT)
+# The live event stream is left out: it answers for as long as the client stays (a generated
+# request without `timeout` would hold the run for ever); tests/unit/api/test_event_stream.py
+# covers its parameters, and the RBAC matrix its access.
+schema = schemathesis.openapi.from_dict(DOCUMENT).exclude(path="/v2/operator/events/stream")
 _PARAMETER = re.compile(r"/([a-z0-9_]+)/\{([a-z0-9_]+)\}")
 
 
