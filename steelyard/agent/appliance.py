@@ -19,16 +19,24 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Literal, TypeVar
 
 from steelyard.agent.contract import (
+    DRAIN_TIMEOUT_S,
     ApplianceInfo,
     ApplyError,
     ApplyResult,
+    DrainReport,
     RuntimePathsOut,
     StatRow,
     VrrpRelease,
+)
+from steelyard.agent.drain import (
+    DrainError,
+    DrainResult,
+    drain_haproxy,
+    new_connections_blocked,
 )
 from steelyard.agent.haproxy_process import HAProxyError, HAProxyProcess
 from steelyard.agent.keepalived_process import (
@@ -170,11 +178,13 @@ class Appliance:
             )
             return result.model_copy(update={"keepalived_action": action})
 
-    def release_vrrp(self) -> VrrpRelease:
-        """Hand the VIP over: a MASTER's keepalived is stopped (a priority-0 advert; the peer
-        takes over after its skew time) and started again with the same config, in which it is
-        BACKUP with `nopreempt`: it stays BACKUP while the peer advertises, and takes the VIP
-        back only if the peer goes silent. Not MASTER: nothing to do."""
+    def release_vrrp(self, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> VrrpRelease:
+        """Hand the VIP over without losing a request: new connections are dropped (their
+        clients send the SYN again and reach the peer), HAProxy is drained (agent/drain.py, at
+        most `drain_timeout_s`), then a MASTER's keepalived is stopped (a priority-0 advert;
+        the peer takes over after its skew time) and started again with the same config, in
+        which it is BACKUP with `nopreempt`: it stays BACKUP while the peer advertises, and
+        takes the VIP back only if the peer goes silent. Not MASTER: nothing to do."""
         start = time.perf_counter()
         with self.lock:
             if self.deleted:
@@ -183,8 +193,9 @@ class Appliance:
             if self.keepalived.pid() is None:
                 raise NotRunning(f"{self.name}: keepalived is not running")
             released = previous == "MASTER"
+            drained = None
             if released:
-                self.keepalived.stop()
+                drained = self._drain_and_stop_keepalived(drain_timeout_s)
                 try:
                     self.keepalived.start()
                 except KeepalivedError as exc:
@@ -196,7 +207,32 @@ class Appliance:
                 vrrp_state=self.keepalived.wait_for_state(),
                 keepalived_pid=self.keepalived.pid(),
                 duration_ms=round((time.perf_counter() - start) * 1000, 3),
+                drain=None if drained is None else DrainReport(**asdict(drained)),
             )
+
+    def _drain_and_stop_keepalived(self, timeout_s: float) -> DrainResult | None:
+        """Block new connections, drain HAProxy, stop keepalived (the VIP leaves), unblock.
+        A drain that fails is logged and the VIP released anyway: the handover is planned,
+        and a failed drain costs what a release without one did."""
+        drained = None
+        try:
+            with new_connections_blocked(self.netns):
+                try:
+                    drained = drain_haproxy(self.process, self._reload_in_force, timeout_s)
+                except (HAProxyError, DrainError) as exc:
+                    log.warning("%s: drain before the VIP handover failed: %s", self.name, exc)
+                self.keepalived.stop()
+        except DrainError as exc:  # nftables: the block could not be set or lifted
+            log.warning("%s: new connections not blocked for the handover: %s", self.name, exc)
+        if self.keepalived.pid() is not None:
+            self.keepalived.stop()
+        return drained
+
+    def _reload_in_force(self, procs: ProcList) -> ProcList:
+        """Reload HAProxy with the config in force (its old workers then soft-stop)."""
+        cfg = self.layout.cfg.read_text(encoding="utf-8")
+        self._carry_state(cfg, cfg)
+        return self.process.reload(procs)
 
     def _keepalived_step(
         self, stage: Literal["validate", "start"], step: Callable[[str | None], T], cfg: str | None

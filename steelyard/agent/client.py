@@ -17,6 +17,7 @@ import httpx
 from pydantic import TypeAdapter, ValidationError
 
 from steelyard.agent.contract import (
+    DRAIN_TIMEOUT_S,
     AgentInfo,
     ApplianceCreate,
     ApplianceInfo,
@@ -27,6 +28,7 @@ from steelyard.agent.contract import (
     ProtectionStats,
     StatRow,
     VrrpRelease,
+    VrrpReleaseRequest,
 )
 from steelyard.agent.layout import valid_name
 from steelyard.model.diagnostics import (
@@ -132,10 +134,13 @@ class AgentClient:
         body = self._json("GET", _path(name) + "/protection")
         return ProtectionStats.model_validate(body).listeners
 
-    def release_vrrp(self, name: str) -> VrrpRelease:
-        """A planned switchover: a MASTER hands its VIPs to its peer and stays BACKUP
-        (`released` False: it was not MASTER). 409 (AgentError) when keepalived is not running."""
-        return VrrpRelease.model_validate(self._json("POST", _path(name) + "/vrrp/release"))
+    def release_vrrp(self, name: str, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> VrrpRelease:
+        """A planned switchover: a MASTER drains HAProxy (at most `drain_timeout_s`), hands
+        its VIPs to its peer and stays BACKUP (`released` False: it was not MASTER). 409
+        (AgentError) when keepalived is not running."""
+        body = VrrpReleaseRequest(drain_timeout_s=drain_timeout_s).model_dump()
+        path = _path(name) + "/vrrp/release"
+        return VrrpRelease.model_validate(self._json("POST", path, json=body))
 
     def diagnostics(self, name: str) -> ApplianceDiagnostics:
         """HAProxy's, keepalived's and the namespace's state (sections that could not be read

@@ -9,9 +9,10 @@
                                                 (the previous config keeps serving)
   GET    /v1/appliances/{name}/stats            -> list[StatRow]
   GET    /v1/appliances/{name}/protection       -> ProtectionStats (409 when not running)
-  POST   /v1/appliances/{name}/vrrp/release     -> VrrpRelease: a MASTER hands its VIPs over
-                                                and stays BACKUP (409 when keepalived is
-                                                not running)
+  POST   /v1/appliances/{name}/vrrp/release     [VrrpReleaseRequest] -> VrrpRelease: a MASTER
+                                                drains HAProxy, hands its VIPs over and
+                                                stays BACKUP (409 when keepalived is not
+                                                running)
   GET    /v1/appliances/{name}/diagnostics      -> ApplianceDiagnostics
   POST   /v1/appliances/{name}/connectivity     ConnectivityRequest -> ConnectivityReport
                                                 (409 when it names no targets and HAProxy
@@ -39,6 +40,7 @@ MAX_TLS_FILES = 1000
 MAX_TLS_FILE = 1_000_000  # characters; the secret store takes at most 256 KiB per secret
 MAX_TLS_TOTAL = 32_000_000
 MAX_HEARTBEAT_TARGETS = 8
+DRAIN_TIMEOUT_S = 5.0  # a planned VIP handover's default drain (VrrpReleaseRequest)
 # Why a protected listener refused a client, in the order of the gpc counters the renderer
 # writes into each `sr_<listener id>` table (render/protection.py `REASONS`; a test pins both).
 REJECTION_REASONS = ("deny_cidr", "max_conn", "conn_rate", "req_rate", "header_size", "body_size")
@@ -134,12 +136,29 @@ class ApplyError(BaseModel):
     component: Literal["haproxy", "keepalived"] = "haproxy"
 
 
+class VrrpReleaseRequest(BaseModel):
+    # How long HAProxy may take to finish the requests in flight before the VIP leaves
+    # (agent/drain.py); requests still running then are cut.
+    drain_timeout_s: float = Field(default=DRAIN_TIMEOUT_S, ge=0, le=60)
+
+
+class DrainReport(BaseModel):
+    """What draining HAProxy before the handover took (agent/drain.py)."""
+
+    drain_ms: float
+    reloads: int  # reloads that moved connections to soft-stopping workers
+    in_flight_cut: int  # requests still in flight at the drain timeout
+    idle_closed: int  # idle keep-alive connections closed at the end
+    timed_out: bool
+
+
 class VrrpRelease(BaseModel):
     released: bool  # False: the appliance was not MASTER, nothing was done
     previous_state: str | None
     vrrp_state: str | None  # after the release: BACKUP (the peer holds the VIPs)
     keepalived_pid: int | None
     duration_ms: float
+    drain: DrainReport | None = None  # None: nothing drained (not MASTER, or the drain failed)
 
 
 class StatRow(BaseModel):

@@ -5,6 +5,7 @@ import threading
 from pathlib import Path
 
 from steelyard.agent.appliance import Appliance
+from steelyard.agent.drain import DrainError, unblock
 from steelyard.agent.haproxy_process import DEFAULT_BINARY, HAProxyProcess
 from steelyard.agent.keepalived_process import KeepalivedProcess, link_haproxy_command
 from steelyard.agent.layout import (
@@ -106,6 +107,10 @@ class ApplianceRegistry:
         keepalived = appliance.keepalived.pid()
         if keepalived is not None:
             log.info("%s: adopted running keepalived (pid %d)", name, keepalived)
+            try:  # a handover's block of new connections, if the agent died during one
+                unblock(meta.netns)
+            except DrainError as exc:
+                log.warning("%s: could not clear a handover's block: %s", name, exc)
 
     def _make(self, name: str, layout: ApplianceLayout, netns: str | None) -> Appliance:
         # HAProxy starts as `<appliance dir>/haproxy`, the argv[0] keepalived tracks.

@@ -46,7 +46,8 @@ class Pair:
 
 def haproxy_cfg(info: ApplianceInfo, vip: str, port: int, backend: tuple[str, int]) -> str:
     """HTTP on VIP:port (bound before the VIP is here: nonlocal bind), one backend server; the
-    answer names the appliance that served it."""
+    answer names the appliance that served it. Idle keep-alive connections of an old worker
+    are closed after their next answer, as the renderer has it (render/haproxy_frontend.py)."""
     host = f"[{vip}]" if ":" in vip else vip
     server = f"[{backend[0]}]" if ":" in backend[0] else backend[0]
     return f"""global
@@ -62,6 +63,7 @@ defaults
     timeout server 5s
 
 frontend fe
+    option idle-close-on-response
     bind {host}:{port}
     http-response set-header {SERVED_BY} {info.name}
     default_backend be
