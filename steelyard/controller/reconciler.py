@@ -476,9 +476,21 @@ class Reconciler:
         router.ensure_vip(net.network_id, snap.spec.vip_address, hops)
 
     def _handover(self, old_master: str, new_master: str | None) -> None:
-        """A planned switchover: the MASTER steps down (keepalived sends priority 0) and the
-        BACKUP takes the VIP in about one advert interval."""
-        self._plane.agent.release_vrrp(old_master)
+        """A planned switchover: the MASTER drains (new connections wait for their SYN
+        retransmit, requests in flight finish: agent/drain.py), then steps down (keepalived
+        sends priority 0) and the BACKUP takes the VIP in about one advert interval."""
+        released = self._plane.agent.release_vrrp(old_master)
+        drain = released.drain
+        if drain is not None:
+            log.info(
+                "%s drained in %.0f ms before the handover (%d requests cut, %d idle "
+                "connections closed%s)",
+                old_master,
+                drain.drain_ms,
+                drain.in_flight_cut,
+                drain.idle_closed,
+                ", timed out" if drain.timed_out else "",
+            )
         if new_master is None:
             return
         deadline = time.monotonic() + HANDOVER_WAIT_S
