@@ -57,6 +57,7 @@ ADMIN_CREATE: Expect = (401, 403, 403, 201, 403)
 ADMIN_ACCEPTED: Expect = (401, 403, 403, 202, 403)
 ADMIN_DELETE: Expect = (401, 403, 403, 204, 403)
 FORBIDDEN_TO_OTHERS: Expect = (401, 200, 200, 200, 403)  # quotas, as in Octavia
+UNAVAILABLE: Expect = (401, 403, 403, 503, 403)  # an operator service this app does not offer
 
 L7RULE = {"type": "PATH", "compare_type": "STARTS_WITH", "value": "/api"}
 FLAVORPROFILE = {"name": "fp", "provider_name": "appliance", "flavor_data": "{}"}
@@ -211,6 +212,7 @@ class World:
             "networks": ("ident", self.network),
             "subnets": ("ident", self.subnet),
             "amphorae": ("amphora_id", self.amphora),
+            "appliances": ("appliance_id", self.amphora),
             "webhooks": ("webhook_id", self.webhook),
             "secrets": ("secret_id", self.secret),
             "quotas": ("project_id", lambda: OWNER),
@@ -371,6 +373,10 @@ ROWS = [
     Row("POST", OP + "/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", ADMIN_ACCEPTED),
     Row("GET", OP + "/health", ADMIN),
     Row("DELETE", OP + "/health/circuit_breaker", (401, 403, 403, 409, 403)),  # not tripped
+    # diagnostics: this app reaches no agent (no Services.diagnostics), so admins get 503
+    Row("GET", OP + "/loadbalancers/{lb_id}/diagnostics", UNAVAILABLE),
+    Row("GET", OP + "/appliances/{appliance_id}/diagnostics", UNAVAILABLE),
+    Row("POST", OP + "/loadbalancers/{lb_id}/connectivity", UNAVAILABLE),
     Row("GET", AMPS, ADMIN),
     Row("GET", AMPS + "/{amphora_id}", ADMIN),
     Row("GET", AMPS + "/{amphora_id}/stats", ADMIN),
@@ -438,7 +444,8 @@ def test_endpoint_by_caller(row: Row, world: tuple[World, dict[str, TestClient]]
         assert response.headers["x-openstack-request-id"].startswith("req-")
         if response.status_code >= 400:
             fault = response.json()
-            assert fault["faultcode"] == "Client" and fault["faultstring"], (caller, fault)
+            kind = "Server" if response.status_code >= 500 else "Client"
+            assert fault["faultcode"] == kind and fault["faultstring"], (caller, fault)
         if caller == "stranger" and row.method == "GET" and response.status_code == 200:
             assert OWNER not in response.text, "another project's objects leaked into a list"
     assert got == dict(zip(CALLERS, row.expect, strict=True))
