@@ -22,7 +22,14 @@ from steelyard.agent.contract import ListenerProtection, StatRow
 from steelyard.controller.breach import BreachTracker
 from steelyard.controller.ports import ApplianceAgent
 from steelyard.controller.statuses import observe
-from steelyard.db.counters import CUMULATIVE, LoadBalancerGains, Traffic, add_traffic, plus
+from steelyard.db.counters import (
+    CUMULATIVE,
+    LoadBalancerGains,
+    Traffic,
+    add_traffic,
+    counted_appliances,
+    plus,
+)
 from steelyard.db.events import record_event
 from steelyard.db.operating import (
     ObservedStatuses,
@@ -94,10 +101,14 @@ class HeartbeatStatuses:
     Counters are kept per appliance and row (FRONTEND: a listener, BACKEND: a pool, a server:
     a member), so that the appliances of one load balancer add up: each adds what it gained
     since its last heartbeat (`counter_delta`: a drop means HAProxy reloaded and counts from
-    zero), and open connections are the sum of each appliance's last report (for
-    ACTIVE_TTL_S). Each appliance's FRONTEND gains are also kept on their own (Octavia's amphora
-    stats). Gains are collected in memory and written for a load balancer at most every
-    `counters_every_s`, with the rows they update read in a few queries per call.
+    zero). The first heartbeat of an appliance counts whole, unless its counters were written
+    before (by this process's predecessor, say, before a restart): then it is only the baseline,
+    so that a restart does not count an appliance's history twice (the gains of the seconds
+    before the restart that were not written yet are lost instead). Open connections are the
+    sum of each appliance's last report (for ACTIVE_TTL_S). Each appliance's FRONTEND gains are
+    also kept on their own (Octavia's amphora stats). Gains are collected in memory and
+    written for a load balancer at most every `counters_every_s`, with the rows they update
+    read in a few queries per call.
 
     Statuses are computed from `status_source` only when its rows or config generation
     changed, or every `refresh_s`: loading a load balancer's spec is the costly part. Specs
@@ -130,10 +141,12 @@ class HeartbeatStatuses:
         for report in reports:
             by_lb.setdefault(report.loadbalancer_id, []).append(report.heartbeat)
         at = self._clock()
+        unseen = {report.heartbeat.appliance for report in reports} - self._last.keys()
+        baseline = self._counted_before(unseen) if unseen else set()
         due: dict[str, LoadBalancerGains] = {}
         changed: dict[str, Heartbeat] = {}
         for lb_id, heartbeats in by_lb.items():
-            self._gain(lb_id, heartbeats, at)
+            self._gain(lb_id, heartbeats, at, baseline)
             if at - self._written.get(lb_id, -math.inf) >= self._counters_every_s:
                 due[lb_id] = self._take(lb_id, at)
             source = status_source(heartbeats)
@@ -148,17 +161,25 @@ class HeartbeatStatuses:
                 write_statuses(session, lb_id, seen, now)
             session.commit()
 
-    def _gain(self, lb_id: str, heartbeats: list[Heartbeat], at: float) -> None:
+    def _counted_before(self, appliances: set[str]) -> set[str]:
+        with self._read_sessions() as session:
+            return counted_appliances(session, appliances)
+
+    def _gain(self, lb_id: str, heartbeats: list[Heartbeat], at: float, baseline: set[str]) -> None:
         gains = self._gained.setdefault(lb_id, LoadBalancerGains())
         for heartbeat in heartbeats:
             appliance = heartbeat.appliance
             last = self._last.get(appliance, {})
+            only_now = appliance in baseline  # counted by an earlier process: a baseline
             # A truncated heartbeat lacks the server rows: keep their last values for the next.
             seen = dict(last) if heartbeat.truncated else {}
             for row in heartbeat.stats.rows():
                 key = (row.pxname, row.svname)
                 now = seen[key] = traffic_of(row)
-                delta = counter_delta(last.get(key), now)
+                if only_now:
+                    delta = Traffic(active_connections=now.active_connections)
+                else:
+                    delta = counter_delta(last.get(key), now)
                 if row.svname == "FRONTEND":
                     _add_to(gains.listeners, row.pxname, delta)
                     _add_to(gains.appliances, (appliance, row.pxname), delta)

@@ -154,6 +154,21 @@ def _batches(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + ID_BATCH]
 
 
+def counted_appliances(session: Session, names: set[str]) -> set[str]:
+    """The appliances among `names` (by name) that have counter rows already."""
+    a, per_appliance = m.Appliance, m.ApplianceListenerStats
+    found: set[str] = set()
+    for batch in _batches(sorted(names)):
+        query = (
+            select(a.name)
+            .join(per_appliance, per_appliance.appliance_id == a.id)
+            .where(a.name.in_(batch))
+            .distinct()
+        )
+        found.update(session.scalars(query))
+    return found
+
+
 def remove_counters(
     session: Session,
     listeners: Collection[str] = (),

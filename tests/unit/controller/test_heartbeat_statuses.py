@@ -285,3 +285,19 @@ def test_counters_of_deleted_objects_are_dropped(sessions: Sessions) -> None:
         assert s.get(m.MemberStats, lb.members[0]) is None
         assert s.get_one(m.MemberStats, lb.members[1]).hrsp_2xx == 0
         assert s.query(m.ApplianceListenerStats).count() == 0  # a-9 is no appliance of ours
+
+
+def test_a_restarted_writer_does_not_count_an_appliances_history_twice(
+    sessions: Sessions,
+) -> None:
+    lb = Lb(sessions)
+    add_appliances(sessions, lb, "a-0")
+    write(
+        sessions, HeartbeatStatuses(sessions, sessions), lb, [heartbeat("a-0", http_rows(lb, 5, 1))]
+    )
+    restarted = HeartbeatStatuses(sessions, sessions, counters_every_s=0)
+    write(sessions, restarted, lb, [heartbeat("a-0", http_rows(lb, 5, 1))])  # a baseline now
+    write(sessions, restarted, lb, [heartbeat("a-0", http_rows(lb, 8, 1))])
+    with sessions() as s:
+        assert s.get_one(m.ListenerStats, lb.listener).hrsp_2xx == 8
+        assert s.get_one(m.MemberStats, lb.members[0]).hrsp_4xx == 1
