@@ -36,6 +36,11 @@ from steelyard.api.deps import BodyParser
 from steelyard.api.policy_routes import classify, rule_for, shape
 from steelyard.model.amphora import Amphora
 from steelyard.model.amphora_stats import AmphoraStatsRoot
+from steelyard.model.diagnostics import (
+    ApplianceDiagnosticsOut,
+    LoadBalancerConnectivity,
+    LoadBalancerDiagnostics,
+)
 from steelyard.model.flavor import (
     AvailabilityZoneOut,
     AvailabilityZoneProfileOut,
@@ -241,6 +246,15 @@ SPECIAL: dict[tuple[str, str], Special] = {
     ("GET", "/operator/health"): lambda doc: doc.ref(HealthRoot),
     ("GET", "/operator/usage"): lambda doc: doc.ref(UsageRoot),  # issue 4 (metering)
     ("GET", "/octavia/amphorae/{}/stats"): lambda doc: doc.ref(AmphoraStatsRoot),
+    ("GET", "/operator/loadbalancers/{}/diagnostics"): lambda doc: _wrapped(
+        "diagnostics", doc.ref(LoadBalancerDiagnostics)
+    ),
+    ("GET", "/operator/appliances/{}/diagnostics"): lambda doc: _wrapped(
+        "diagnostics", doc.ref(ApplianceDiagnosticsOut)
+    ),
+    ("POST", "/operator/loadbalancers/{}/connectivity"): lambda doc: _wrapped(
+        "connectivity", doc.ref(LoadBalancerConnectivity)
+    ),
     ("DELETE", "/operator/health/circuit_breaker"): lambda doc: None,
     **{
         ("POST", f"/operator/loadbalancers/{{}}/{action}"): lambda doc: doc.ref(RepairRoot)
@@ -333,6 +347,12 @@ def _operation(doc: Document, route: APIRoute, method: str, path: str) -> Schema
         fault = {"application/json": {"schema": {"$ref": REF.format(model="Fault")}}}
         described["responses"] |= {
             code: {"description": text, "content": fault} for code, text in ERRORS.items()
+        }
+        # Faults a route declares beyond those (503: a service this process does not offer).
+        described["responses"] |= {
+            str(code): {"description": str(spec.get("description", "")), "content": fault}
+            for code, spec in route.responses.items()
+            if int(code) >= 400
         }
         described["security"] = [{"ApiKey": []}, {"Basic": []}, {}]  # {}: --auth noauth
     model = _body_model(route.dependant)

@@ -42,6 +42,7 @@ from steelyard.model.vrrp import PROFILES
 from steelyard.model.webhook import parse_networks
 from steelyard.network.ecmp import EcmpRouters
 from steelyard.network.names import NameScheme
+from steelyard.server.diagnostics import AgentDiagnostics
 from steelyard.server.heartbeat import (
     ensure_heartbeat_key,
     heartbeat_targets,
@@ -248,7 +249,11 @@ def serve(settings: ServerSettings) -> None:
         running.sessions,
         running.workers.kick,
         running.read_sessions,
-        services=Services(webhooks=running.webhooks, control_metrics=running.control_metrics),
+        services=Services(
+            diagnostics=AgentDiagnostics(running.agent),
+            webhooks=running.webhooks,
+            control_metrics=running.control_metrics,
+        ),
     )
     if settings.auth == "noauth":
         log.warning(

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 
 from steelyard.api.operator import (
     appliances,
+    diagnostics,
     event_stream,
     events,
     health,
@@ -25,6 +26,7 @@ for module in (
     hosts,
     event_stream,
     webhooks,
+    diagnostics,
     loadbalancers,
     appliances,
     usage,
