@@ -7,6 +7,7 @@ own link: an appliance whose link is down goes silent, as a real one would, even
 agent process itself is fine. Sockets are made again when the namespace is replaced.
 """
 
+import hashlib
 import logging
 import os
 import socket
@@ -52,19 +53,52 @@ def next_seq(last: int, now_ns: int) -> int:
     return max(last + 1, now_ns // 1000)
 
 
-def heartbeat_of(appliance: Appliance, seq: int, now: float) -> Heartbeat:
+class FileDigests:
+    """SHA-256 of files, read again only when a file's inode, size or modification time
+    changed (a config is replaced whole by the agent, edited in place by a person)."""
+
+    def __init__(self) -> None:
+        self._known: dict[Path, tuple[tuple[int, int, int], str]] = {}
+
+    def of(self, path: Path) -> str | None:
+        try:
+            stat = path.stat()
+            key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+            known = self._known.get(path)
+            if known is not None and known[0] == key:
+                return known[1]
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+        self._known[path] = (key, digest)
+        return digest
+
+    def keep_only(self, paths: set[Path]) -> None:
+        for path in set(self._known) - paths:
+            del self._known[path]
+
+
+def heartbeat_of(
+    appliance: Appliance, seq: int, now: float, digests: FileDigests | None = None
+) -> Heartbeat:
+    """The appliance's heartbeat. Its config hash is that of the haproxy.cfg on disk (what
+    HAProxy loads on every reload), not the one the agent recorded when it wrote the file:
+    a config edited by hand shows as drift (controller/drift.py)."""
     try:
         rows = appliance.stats()
         running = True
     except NotRunning:
         rows, running = [], False
     applied = read_applied(appliance.layout)
+    digest = None
+    if applied is not None:
+        digest = (digests or FileDigests()).of(appliance.layout.cfg)
     return Heartbeat(
         appliance=appliance.name,
         seq=seq,
         sent_at=now,
         generation=applied.generation if applied else None,
-        config_sha256=applied.config_sha256 if applied else None,
+        config_sha256=digest,
         haproxy_running=running,
         vrrp_state=read_vrrp_state(appliance.layout.vrrp_state),
         stats=StatTable.from_rows(ProxyRow(**row.model_dump()) for row in rows),
@@ -107,6 +141,7 @@ class HeartbeatSender:
         self._clock = clock
         self._seq: dict[str, int] = {}
         self._sockets: dict[str, _Sockets] = {}
+        self._digests = FileDigests()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeats", daemon=True)
 
@@ -137,6 +172,7 @@ class HeartbeatSender:
         current = {appliance.name for appliance, _ in targets}
         for name in set(self._sockets) - current:
             self._sockets.pop(name).close()
+        self._digests.keep_only({appliance.layout.cfg for appliance, _ in targets})
         for appliance, addresses in targets:
             try:
                 self.send_one(appliance, addresses)
@@ -146,7 +182,7 @@ class HeartbeatSender:
     def send_one(self, appliance: Appliance, addresses: tuple[str, ...]) -> None:
         seq = next_seq(self._seq.get(appliance.name, 0), time.time_ns())
         self._seq[appliance.name] = seq
-        datagram = encode(heartbeat_of(appliance, seq, self._clock()), self._key)
+        datagram = encode(heartbeat_of(appliance, seq, self._clock(), self._digests), self._key)
         sockets = self._sockets_for(appliance)
         for text in addresses:
             host, port = parse_address(text)

@@ -4,16 +4,17 @@ send their heartbeats, and the health manager wired to the reconciler and the st
 import ipaddress
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from steelyard.controller.drift import DriftWatch
 from steelyard.controller.observer import HeartbeatStatuses
-from steelyard.health.manager import HealthManager, HealthSettings
+from steelyard.health.manager import HealthManager, HealthSettings, StatusWriter
 from steelyard.health.staleness import HealthPolicy
-from steelyard.model.heartbeat import KEY_BYTES, Keyring, parse_key
+from steelyard.model.heartbeat import KEY_BYTES, ApplianceReport, Keyring, parse_key
 from steelyard.server.settings import ServerSettings, parse_hostport
 
 KEY_FILE = "heartbeat.key"
@@ -43,6 +44,16 @@ def heartbeat_targets(gateway: str | None, port: int) -> list[str]:
     return [f"{gateway}:{port}"]
 
 
+def each_of(*writers: StatusWriter) -> StatusWriter:
+    """One status writer that hands every flush to each of `writers`, in order."""
+
+    def write(reports: Sequence[ApplianceReport], now: datetime) -> None:
+        for writer in writers:
+            writer(reports, now)
+
+    return write
+
+
 def make_health_manager(
     settings: ServerSettings,
     key_file: Path,
@@ -66,7 +77,10 @@ def make_health_manager(
         ),
         notify=notify,
         clock=clock,
-        status_writer=HeartbeatStatuses(sessions, read_sessions),
+        status_writer=each_of(
+            HeartbeatStatuses(sessions, read_sessions),
+            DriftWatch(sessions, read_sessions, notify),  # resyncs a drifted appliance
+        ),
         read_sessions=read_sessions,
     )
     return manager
