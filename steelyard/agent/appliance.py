@@ -133,6 +133,7 @@ class Appliance:
             paths=RuntimePathsOut(
                 stats_socket=str(self.layout.stats_socket),
                 server_state_file=str(self.layout.server_state),
+                log_socket=str(self.layout.log_socket),
                 tls_dir=str(self.layout.tls_dir),
                 keepalived=keepalived_paths(self.layout),
             ),

@@ -31,6 +31,7 @@ from steelyard.agent.contract import (
     VrrpReleaseRequest,
 )
 from steelyard.agent.layout import valid_name
+from steelyard.agent.log_records import LogBatch
 from steelyard.model.diagnostics import (
     ApplianceDiagnostics,
     ConnectivityReport,
@@ -154,6 +155,12 @@ class AgentClient:
         return ConnectivityReport.model_validate(
             self._json("POST", _path(name) + "/connectivity", json=body)
         )
+
+    def logs(self, after: int = 0, limit: int = 1000) -> LogBatch:
+        """Log records of every appliance of the agent numbered above `after` (a cursor of the
+        batch's `epoch`), at most `limit`."""
+        body = self._json("GET", f"/v1/logs?after={int(after)}&limit={int(limit)}")
+        return LogBatch.model_validate(body)
 
     def close(self) -> None:
         self._http.close()

@@ -19,6 +19,9 @@
                                                 is not running); both types live in
                                                 steelyard.model.diagnostics (the operator
                                                 API passes them on)
+  GET    /v1/logs?after=<cursor>&limit=<n>      -> LogBatch (log_records.py): flow and admin
+                                                log records of every appliance numbered
+                                                above `after`, oldest first
 
 Appliance names match `NAME_PATTERN`; anything else is a 400.
 """

@@ -52,6 +52,7 @@ from steelyard.model.healthmonitor import HealthMonitorOut
 from steelyard.model.l7 import PolicyOut, RuleOut
 from steelyard.model.listener import ListenerOut
 from steelyard.model.loadbalancer import LoadBalancerFull, LoadBalancerOut
+from steelyard.model.logs import AdminLogOut, FlowLogOut, OperatorFlowLogOut
 from steelyard.model.member import MemberOut
 from steelyard.model.network import NetworkOut, SubnetOut
 from steelyard.model.operator import (
@@ -244,6 +245,14 @@ SPECIAL: dict[tuple[str, str], Special] = {
         "delivery", doc.ref(DeliveryOut)
     ),
     ("GET", "/operator/health"): lambda doc: doc.ref(HealthRoot),
+    # issue 4 (logs)
+    ("GET", "/lbaas/loadbalancers/{}/logs"): lambda doc: _listed(
+        doc, "logs", FlowLogOut, "logs_links"
+    ),
+    ("GET", "/operator/loadbalancers/{}/logs"): lambda doc: _listed(
+        doc, "logs", OperatorFlowLogOut, "logs_links"
+    ),
+    ("GET", "/operator/logs"): lambda doc: _listed(doc, "logs", AdminLogOut, "logs_links"),
     ("GET", "/operator/usage"): lambda doc: doc.ref(UsageRoot),  # issue 4 (metering)
     ("GET", "/octavia/amphorae/{}/stats"): lambda doc: doc.ref(AmphoraStatsRoot),
     ("GET", "/operator/loadbalancers/{}/diagnostics"): lambda doc: _wrapped(
@@ -256,14 +265,6 @@ SPECIAL: dict[tuple[str, str], Special] = {
         "connectivity", doc.ref(LoadBalancerConnectivity)
     ),
     ("DELETE", "/operator/health/circuit_breaker"): lambda doc: None,
-    **{
-        ("POST", f"/operator/loadbalancers/{{}}/{action}"): lambda doc: doc.ref(RepairRoot)
-        for action in ("failover", "resync", "migrate", "resize")
-    },
-    ("GET", "/operator/hosts"): lambda doc: _listed(doc, "hosts", HostOut, "hosts_links"),
-    ("GET", "/operator/hosts/{}"): lambda doc: doc.ref(HostRoot),
-    ("POST", "/operator/hosts/{}/drain"): lambda doc: doc.ref(HostRoot),
-    ("POST", "/operator/hosts/{}/undrain"): lambda doc: doc.ref(HostRoot),
     ("GET", "/operator/loadbalancers"): lambda doc: _listed(
         doc, "loadbalancers", OperatorLoadBalancerListed, "loadbalancers_links"
     ),
@@ -273,6 +274,14 @@ SPECIAL: dict[tuple[str, str], Special] = {
     ("GET", "/operator/appliances"): lambda doc: _listed(
         doc, "appliances", OperatorAppliance, "appliances_links"
     ),
+    **{
+        ("POST", f"/operator/loadbalancers/{{}}/{action}"): lambda doc: doc.ref(RepairRoot)
+        for action in ("failover", "resync", "migrate", "resize")
+    },
+    ("GET", "/operator/hosts"): lambda doc: _listed(doc, "hosts", HostOut, "hosts_links"),
+    ("GET", "/operator/hosts/{}"): lambda doc: doc.ref(HostRoot),
+    ("POST", "/operator/hosts/{}/drain"): lambda doc: doc.ref(HostRoot),
+    ("POST", "/operator/hosts/{}/undrain"): lambda doc: doc.ref(HostRoot),
 }
 TEXT_ENDPOINTS = {("GET", "/metrics")}
 EVENT_STREAMS = {("GET", "/operator/events/stream")}  # Server-Sent Events

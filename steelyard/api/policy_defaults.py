@@ -121,7 +121,7 @@ ENDPOINT_RULES: dict[str, str] = {
         ),
     ),
     # Steelyard's own endpoints
-    **_object(STEELYARD, "loadbalancer", {"get_events": READ}),
+    **_object(STEELYARD, "loadbalancer", {"get_events": READ, "get_logs": READ}),
     **_object(STEELYARD, "network", CATALOGUE),
     **_object(STEELYARD, "subnet", CATALOGUE),
     **_object(STEELYARD, "secret", TENANT_OBJECT),

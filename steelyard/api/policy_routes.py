@@ -60,6 +60,7 @@ SPECIAL = {
     ("GET", "/"): PUBLIC,
     ("GET", ""): PUBLIC,  # /v2 and /v2.0 themselves
     ("GET", "/lbaas/loadbalancers/{}/events"): f"{STEELYARD}:loadbalancer:get_events",
+    ("GET", "/lbaas/loadbalancers/{}/logs"): f"{STEELYARD}:loadbalancer:get_logs",
     ("GET", "/lbaas/quotas/defaults"): f"{OCTAVIA}:quota:get_defaults",
     ("GET", "/lbaas/quotas/{}/default"): f"{OCTAVIA}:quota:get_defaults",
     ("GET", "/metrics"): f"{STEELYARD}:metrics:get_all",

@@ -85,6 +85,22 @@ def serve(
         str | None,
         typer.Option(help="networks webhooks may go to, e.g. 127.0.0.0/8,::1/128; default any"),
     ] = None,
+    log_retention_hours: Annotated[
+        float, typer.Option(min=0.01, max=87600, help="hours flow and admin logs are kept")
+    ] = 72.0,
+    log_max_rows: Annotated[
+        int, typer.Option(min=100, max=1_000_000_000, help="rows kept per log table at most")
+    ] = 1_000_000,
+    log_target: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="remote syslog for flow logs, udp://HOST:PORT or tcp://HOST:PORT; repeatable"
+        ),
+    ] = None,
+    admin_log_target: Annotated[
+        list[str] | None,
+        typer.Option(help="remote syslog for admin logs (agents, HAProxy, keepalived); repeatable"),
+    ] = None,
     host: Annotated[
         list[str] | None,
         typer.Option(
@@ -96,11 +112,18 @@ def serve(
     """Run the server in the foreground: API, reconciler, status observer, local agent."""
     from steelyard.api.policy import PolicyError
     from steelyard.server.run import serve as run_server
+    from steelyard.telemetry.syslog_sender import parse_target
 
     try:
         hosts = tuple(parse_host(text) for text in host or ())
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--host") from None
+    for hint, targets in (("--log-target", log_target), ("--admin-log-target", admin_log_target)):
+        for text in targets or ():
+            try:
+                parse_target(text)
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc), param_hint=hint) from None
     try:
         run_server(
             ServerSettings(
@@ -124,6 +147,10 @@ def serve(
                 webhook_backoff_s=webhook_backoff,
                 webhook_allow=webhook_allow,
                 hosts=hosts,
+                log_retention_hours=log_retention_hours,
+                log_max_rows=log_max_rows,
+                log_targets=tuple(log_target or ()),
+                admin_log_targets=tuple(admin_log_target or ()),
             )
         )
     except PolicyError as exc:

@@ -50,7 +50,9 @@ Row = TypeVar(
     | m.Quota
     | m.Host
     | m.Webhook
-    | m.WebhookDelivery,
+    | m.WebhookDelivery
+    | m.FlowLog
+    | m.AdminLog,
 )
 Body = TypeVar("Body")
 View = Callable[[Session, Sequence[R]], list[Body]]

@@ -553,8 +553,66 @@ class RepairRequest(Base):
     __tablename__ = "repair_requests"
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     loadbalancer_id: Mapped[str] = mapped_column(ID, index=True)
-    action: Mapped[str] = mapped_column(String(16))  # failover, resync, migrate, resize, drain
+    action: Mapped[str] = mapped_column(String(16))  # failover, resync, migrate, resize
     generation: Mapped[int] = mapped_column(Integer)  # done once applied up to here
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# Issue 4, logs: HAProxy's access logs (flow logs) and the admin logs of the appliances,
+# collected from the agents (telemetry/logs_collector.py), pruned by age and row count. Integer
+# keys: rows are many, and the newest and oldest are found by key.
+
+
+class FlowLog(Base):
+    """One request (HTTP listener) or connection (TCP listener) through a load balancer."""
+
+    __tablename__ = "flow_logs"
+    __table_args__ = (
+        Index("ix_flow_logs_lb_time", "loadbalancer_id", "created_at"),
+        Index("ix_flow_logs_lb_status", "loadbalancer_id", "status_code", "created_at"),
+        {"sqlite_autoincrement": True},  # a key is never used twice, also after pruning
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # accepted by HAProxy
+    loadbalancer_id: Mapped[str] = mapped_column(ID)
+    project_id: Mapped[str] = mapped_column(String(255))
+    listener_id: Mapped[str] = mapped_column(ID)
+    appliance: Mapped[str] = mapped_column(String(40))
+    client_address: Mapped[str] = mapped_column(String(64))
+    client_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    http_method: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    request_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    http_version: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    bytes_in: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    bytes_out: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    pool_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    member_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    time_request_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    time_queue_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    time_connect_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    time_response_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    time_total_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    termination_state: Mapped[str | None] = mapped_column(String(4), nullable=True)
+
+
+class AdminLog(Base):
+    """A message of an appliance's agent, HAProxy or keepalived (or of an agent itself)."""
+
+    __tablename__ = "admin_logs"
+    __table_args__ = (
+        Index("ix_admin_logs_lb_time", "loadbalancer_id", "created_at"),
+        Index("ix_admin_logs_source_time", "source", "created_at"),
+        Index("ix_admin_logs_appliance_time", "appliance", "created_at"),
+        {"sqlite_autoincrement": True},
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    source: Mapped[str] = mapped_column(String(16))  # agent, haproxy, keepalived
+    severity: Mapped[str] = mapped_column(String(16))  # syslog's names: err, warning, info...
+    appliance: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    loadbalancer_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    project_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    message: Mapped[str] = mapped_column(Text)

@@ -49,9 +49,11 @@ from steelyard.server.heartbeat import (
     make_health_manager,
 )
 from steelyard.server.local_agent import LocalAgent
+from steelyard.server.logs import start_log_collector
 from steelyard.server.settings import ServerSettings, parse_hostport
 from steelyard.server.vip_networks import HostVipNetworks
 from steelyard.telemetry.control import ControlPlaneMetrics
+from steelyard.telemetry.logs_collector import LogCollector
 from steelyard.telemetry.thresholds import ThresholdWatcher
 from steelyard.telemetry.usage import UsageAccrual
 from steelyard.telemetry.webhook_signature import RetryPolicy
@@ -91,8 +93,11 @@ class Running:
     thresholds: ThresholdWatcher
     control_metrics: ControlPlaneMetrics  # issue 4 (metering)
     usage: UsageAccrual
+    logs: LogCollector | None = None  # issue 4 (logs)
 
     def stop(self) -> None:
+        if self.logs is not None:
+            self.logs.stop()
         self.usage.stop()
         self.thresholds.stop()
         self.webhooks.stop()
@@ -220,9 +225,12 @@ def start_control_plane(settings: ServerSettings) -> Running:
     thresholds.start()
     usage = UsageAccrual(sessions, utcnow, settings.usage_interval_s)
     usage.start()
+    logs = start_log_collector(
+        settings, sessions, agent_process.url, client_ssl_context(pki), utcnow
+    )
     return Running(
         sessions, read_sessions, agent_process, agent, workers, observer, health, spares,
-        webhooks, thresholds, control_metrics, usage,
+        webhooks, thresholds, control_metrics, usage, logs=logs,
     )  # fmt: skip
 
 

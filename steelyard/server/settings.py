@@ -73,6 +73,12 @@ class ServerSettings:
     # issue 4: hosts appliances are placed on, all served by the local agent; () = one host
     # named after this machine
     hosts: tuple[HostDeclaration, ...] = ()
+    # issue 4 (logs): flow and admin logs kept this long, at most this many rows per table;
+    # remote syslog targets ("udp://HOST:PORT", "tcp://HOST:PORT") of flow and of admin logs
+    log_retention_hours: float = 72.0
+    log_max_rows: int = 1_000_000
+    log_targets: tuple[str, ...] = ()
+    admin_log_targets: tuple[str, ...] = ()
 
     @property
     def effective_haproxy_threads(self) -> int:

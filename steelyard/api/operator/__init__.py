@@ -11,6 +11,7 @@ from steelyard.api.operator import (
     health,
     hosts,
     loadbalancers,
+    logs,
     protection,
     repair,
     usage,
@@ -30,5 +31,6 @@ for module in (
     loadbalancers,
     appliances,
     usage,
+    logs,
 ):
     router.include_router(module.router)

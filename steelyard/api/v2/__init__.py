@@ -13,6 +13,7 @@ from steelyard.api.v2 import (
     l7policies,
     l7rules,
     listeners,
+    loadbalancer_logs,
     loadbalancers,
     members,
     pools,
@@ -23,6 +24,7 @@ from steelyard.api.v2 import (
 router = APIRouter()
 for module in (
     loadbalancers,
+    loadbalancer_logs,
     failover,
     listeners,
     pools,

@@ -212,8 +212,8 @@ class World:
             "networks": ("ident", self.network),
             "subnets": ("ident", self.subnet),
             "amphorae": ("amphora_id", self.amphora),
-            "appliances": ("appliance_id", self.amphora),
             "webhooks": ("webhook_id", self.webhook),
+            "appliances": ("appliance_id", self.amphora),
             "secrets": ("secret_id", self.secret),
             "quotas": ("project_id", lambda: OWNER),
             "projects": ("project_id", lambda: OWNER),
@@ -308,6 +308,7 @@ ROWS = [
     Row("GET", LBS + "/{lb_id}/status", READ_OWN),
     Row("GET", LBS + "/{lb_id}/stats", READ_OWN),
     Row("GET", LBS + "/{lb_id}/events", READ_OWN),
+    Row("GET", LBS + "/{lb_id}/logs", READ_OWN),
     Row("PUT", LBS + "/{lb_id}/failover", ADMIN_ACCEPTED),
     *_tenant(LISTENERS, "listener_id", "listener", _new_listener, {"name": "y"}),
     Row("GET", LISTENERS + "/{listener_id}/stats", READ_OWN),
@@ -360,9 +361,6 @@ ROWS = [
     Row("DELETE", OP + "/loadbalancers/{lb_id}/protection", ADMIN),
     Row("PUT", OP + "/loadbalancers/{lb_id}/under_attack", ADMIN, {"under_attack": True}),
     Row("GET", OP + "/events", ADMIN),
-    Row("GET", OP + "/loadbalancers", ADMIN),
-    Row("GET", OP + "/loadbalancers/{lb_id}", ADMIN),
-    Row("GET", OP + "/appliances", ADMIN),
     Row("GET", OP + "/events/stream", ADMIN, query="?timeout=0"),
     Row("GET", OP + "/webhooks", ADMIN),
     Row("POST", OP + "/webhooks", ADMIN_CREATE, {"webhook": WEBHOOK}),
@@ -371,7 +369,12 @@ ROWS = [
     Row("DELETE", OP + "/webhooks/{webhook_id}", ADMIN_DELETE),
     Row("GET", OP + "/webhooks/{webhook_id}/deliveries", ADMIN),
     Row("POST", OP + "/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", ADMIN_ACCEPTED),
+    Row("GET", OP + "/loadbalancers", ADMIN),
+    Row("GET", OP + "/loadbalancers/{lb_id}", ADMIN),
+    Row("GET", OP + "/appliances", ADMIN),
     Row("GET", OP + "/health", ADMIN),
+    Row("GET", OP + "/loadbalancers/{lb_id}/logs", ADMIN),
+    Row("GET", OP + "/logs", ADMIN),
     Row("DELETE", OP + "/health/circuit_breaker", (401, 403, 403, 409, 403)),  # not tripped
     # diagnostics: this app reaches no agent (no Services.diagnostics), so admins get 503
     Row("GET", OP + "/loadbalancers/{lb_id}/diagnostics", UNAVAILABLE),
@@ -384,22 +387,6 @@ ROWS = [
     Row("PUT", AMPS + "/{amphora_id}/config", ADMIN_ACCEPTED),
     Row("DELETE", AMPS + "/{amphora_id}", (401, 403, 403, 409, 403)),  # it serves: Octavia's 409
     Row("GET", "/metrics", ADMIN),
-    # issue 4 (repair): repair actions and hosts
-    Row("POST", OP + "/loadbalancers/{lb_id}/failover", ADMIN_ACCEPTED),
-    Row("POST", OP + "/loadbalancers/{lb_id}/resync", ADMIN_ACCEPTED),
-    Row(
-        "POST", OP + "/loadbalancers/{lb_id}/migrate", ADMIN_ACCEPTED, lambda w: {"host": w.host()}
-    ),
-    Row(
-        "POST",
-        OP + "/loadbalancers/{lb_id}/resize",
-        ADMIN_ACCEPTED,
-        lambda w: {"flavor_id": w.flavor()},
-    ),
-    Row("GET", OP + "/hosts", ADMIN),
-    Row("GET", OP + "/hosts/{name}", ADMIN),
-    Row("POST", OP + "/hosts/{name}/drain", ADMIN_ACCEPTED),
-    Row("POST", OP + "/hosts/{name}/undrain", (401, 403, 403, 409, 403)),  # not draining
 ]
 
 

@@ -1,0 +1,179 @@
+"""The log collector: polls the agent's `GET /v1/logs` (every `interval_s`), stores flow and
+admin records under their load balancer and project, forwards them to the remote syslog
+targets, and prunes the tables by age and row count.
+
+Each record is stored once per epoch and cursor of the agent; a restarted agent (a new epoch)
+is read from its start. Flow records of an appliance that serves no load balancer (deleted
+meanwhile) are dropped. Nothing here waits for a syslog target: senders queue and drop.
+"""
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from steelyard.agent.log_records import FlowRecord, LogBatch, LogRecord
+from steelyard.db import models as m
+from steelyard.db.logs import Owner, add_rows, owners, prune, table_state
+from steelyard.telemetry.logs_offload import admin_message, flow_message
+from steelyard.telemetry.logs_retention import Retention, plan_prune
+from steelyard.telemetry.syslog_sender import SyslogSender
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000
+PRUNE_EVERY_S = 30.0
+_OWNER_CACHE = 10_000
+
+
+class LogSource(Protocol):
+    def logs(self, after: int = 0, limit: int = 1000) -> LogBatch: ...
+
+
+@dataclass
+class CollectorCounters:
+    flow_rows: int = 0
+    admin_rows: int = 0
+    unowned_flows: int = 0  # flow records of appliances that serve no load balancer
+    agent_dropped: int = 0  # what the agent's buffers evicted before being read
+    pruned: int = 0
+
+
+@dataclass
+class LogCollector:
+    sessions: sessionmaker[Session]
+    agent: LogSource
+    clock: Callable[[], datetime]  # naive UTC
+    retention: Retention = field(default_factory=Retention)
+    flow_targets: Sequence[SyslogSender] = ()
+    admin_targets: Sequence[SyslogSender] = ()
+    interval_s: float = 0.5
+    counters: CollectorCounters = field(default_factory=CollectorCounters)
+    _epoch: str | None = None
+    _cursor: int = 0
+    _owners: dict[str, Owner] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _hostname: str = field(default_factory=socket.gethostname)
+
+    def start(self) -> None:
+        for sender in (*self.flow_targets, *self.admin_targets):
+            sender.start()
+        self._thread = threading.Thread(target=self._run, name="log-collector", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        for sender in (*self.flow_targets, *self.admin_targets):
+            sender.stop()
+
+    def _run(self) -> None:
+        next_prune = time.monotonic()
+        while not self._stop.wait(self.interval_s):
+            try:
+                while self.poll_once() >= BATCH:
+                    pass  # a backlog: read on at once
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + PRUNE_EVERY_S
+                    self.prune_once()
+            except Exception:  # the agent restarting, the database busy: try again next time
+                log.warning("log collection failed; retrying", exc_info=True)
+
+    def poll_once(self) -> int:
+        """Read, store and forward one batch; returns how many records it held."""
+        batch = self.agent.logs(self._cursor if self._epoch is not None else 0, BATCH)
+        if batch.epoch != self._epoch:
+            if self._epoch is not None:
+                log.info("log collector: the agent restarted; reading its logs from the start")
+                batch = self.agent.logs(0, BATCH)
+            self._epoch = batch.epoch
+        if batch.dropped > self.counters.agent_dropped:
+            log.warning("the agent dropped %d log records unread", batch.dropped)
+            self.counters.agent_dropped = batch.dropped
+        self._store(batch.records)
+        self._cursor = batch.cursor
+        return len(batch.records)
+
+    def prune_once(self) -> int:
+        removed = 0
+        with self.sessions.begin() as session:
+            for table in (m.FlowLog, m.AdminLog):
+                rows, newest = table_state(session, table)
+                plan = plan_prune(self.clock(), self.retention, rows, newest)
+                removed += prune(session, table, plan.older_than, plan.ids_up_to)
+        self.counters.pruned += removed
+        return removed
+
+    def _store(self, records: list[LogRecord]) -> None:
+        if not records:
+            return
+        found = self._owners_of(records)
+        flows: list[dict[str, Any]] = []
+        admins: list[dict[str, Any]] = []
+        for record in records:
+            owner = found.get(record.appliance) if record.appliance else None
+            if record.flow is not None:
+                if owner is None:
+                    self.counters.unowned_flows += 1
+                    continue
+                flows.append(flow_row(record, record.flow, owner))
+            else:
+                admins.append(admin_row(record, owner))
+        with self.sessions.begin() as session:
+            add_rows(session, m.FlowLog, flows)
+            add_rows(session, m.AdminLog, admins)
+        self.counters.flow_rows += len(flows)
+        self.counters.admin_rows += len(admins)
+        for row in flows:
+            message = flow_message(row)
+            for sender in self.flow_targets:
+                sender.send(message)
+        for row in admins:
+            message = admin_message(row, self._hostname)
+            for sender in self.admin_targets:
+                sender.send(message)
+
+    def _owners_of(self, records: list[LogRecord]) -> dict[str, Owner]:
+        names = {record.appliance for record in records if record.appliance}
+        unknown = names - self._owners.keys()
+        if unknown:
+            if len(self._owners) > _OWNER_CACHE:
+                self._owners.clear()
+            with self.sessions() as session:
+                self._owners.update(owners(session, unknown))
+        return self._owners
+
+
+def flow_row(record: LogRecord, flow: FlowRecord, owner: Owner) -> dict[str, Any]:
+    return {
+        "created_at": _naive(flow.accepted_at),
+        "loadbalancer_id": owner.loadbalancer_id,
+        "project_id": owner.project_id,
+        "appliance": record.appliance,
+        **flow.model_dump(exclude={"accepted_at"}),
+    }
+
+
+def admin_row(record: LogRecord, owner: Owner | None) -> dict[str, Any]:
+    return {
+        "created_at": _naive(record.time),
+        "source": record.source,
+        "severity": record.severity,
+        "appliance": record.appliance,
+        "loadbalancer_id": owner.loadbalancer_id if owner else None,
+        "project_id": owner.project_id if owner else None,
+        "message": record.message,
+    }
+
+
+def _naive(moment: datetime) -> datetime:
+    """Naive UTC, as the database stores times (the agent sends aware UTC)."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
