@@ -18,7 +18,7 @@ from steelyard.model.fields import Body, Out, Text, Timestamp, Uuid, matching
 HOST_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"
 HOST_NAME_RULE = "1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit"
 HostName = Annotated[str, matching(HOST_NAME_PATTERN, HOST_NAME_RULE)]
-RepairAction = Literal["failover", "resync", "migrate", "resize", "drain"]
+RepairAction = Literal["failover", "resync", "migrate", "resize"]
 HostState = Literal["ACTIVE", "DRAINING", "UNDECLARED"]
 MAX_CAPACITY = 100_000
 

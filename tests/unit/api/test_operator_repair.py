@@ -261,6 +261,26 @@ def test_resize_refuses_another_topology_unknown_and_hostile_flavors(
     assert _lb_row(sessions, lb["id"]).flavor_id is None  # nothing half-applied
 
 
+def test_resize_of_active_active_changes_the_count_without_replacing(
+    admin: TestClient, make_lb: Factory, sessions: sessionmaker[Session]
+) -> None:
+    lb = make_lb(flavor_id=_flavor(admin, loadbalancer_topology="ACTIVE_ACTIVE"))
+    names = _pair(sessions, lb["id"], "a", "b")
+    three = _flavor(admin, loadbalancer_topology="ACTIVE_ACTIVE", appliance_count=3)
+    response = admin.post(f"{OP}/loadbalancers/{lb['id']}/resize", json={"flavor_id": three})
+    assert response.status_code == 202, response.text
+    assert _lb_row(sessions, lb["id"]).appliance_count == 3  # the planner adds the third
+    assert _statuses(sessions, lb["id"]) == dict.fromkeys(names, "ALLOCATED")
+    # a flavor that names no topology keeps the load balancer's, and its count
+    plain = _flavor(admin)
+    assert (
+        admin.post(f"{OP}/loadbalancers/{lb['id']}/resize", json={"flavor_id": plain}).status_code
+        == 202
+    )
+    assert _lb_row(sessions, lb["id"]).appliance_count == 3
+    assert _lb_row(sessions, lb["id"]).topology == "ACTIVE_ACTIVE"
+
+
 @pytest.mark.parametrize("action", ["failover", "resync", "migrate", "resize"])
 def test_unknown_deleting_and_other_callers(
     action: str, admin: TestClient, make_client: MakeClient, make_lb: Factory, hosts: list[str]
