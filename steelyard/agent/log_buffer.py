@@ -40,7 +40,9 @@ class LogBuffer:
     ) -> None:
         with self._lock:
             self._seq += 1
-            record = LogRecord(
+            # Built without validation: every caller passes checked values, and this runs once
+            # per request through the appliance.
+            record = LogRecord.model_construct(
                 seq=self._seq,
                 appliance=appliance,
                 source=source,

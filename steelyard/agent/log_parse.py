@@ -66,7 +66,8 @@ def parse_flow(message: str) -> FlowRecord | None:
         return None
     method, uri, version = split_request(values["request"])
     status = _number(values["status_code"])
-    return FlowRecord(
+    # Every field is checked above: built without validating it twice (once per request).
+    return FlowRecord.model_construct(
         listener_id=listener_id,
         client_address=client,
         client_port=_number(values["client_port"]),
