@@ -362,6 +362,22 @@ ROWS = [
     Row("PUT", OP + "/loadbalancers/{lb_id}/under_attack", ADMIN, {"under_attack": True}),
     Row("GET", OP + "/events", ADMIN),
     Row("GET", OP + "/events/stream", ADMIN, query="?timeout=0"),
+    # repair and hosts
+    Row("POST", OP + "/loadbalancers/{lb_id}/failover", ADMIN_ACCEPTED),
+    Row("POST", OP + "/loadbalancers/{lb_id}/resync", ADMIN_ACCEPTED),
+    Row(
+        "POST", OP + "/loadbalancers/{lb_id}/migrate", ADMIN_ACCEPTED, lambda w: {"host": w.host()}
+    ),
+    Row(
+        "POST",
+        OP + "/loadbalancers/{lb_id}/resize",
+        ADMIN_ACCEPTED,
+        lambda w: {"flavor_id": w.flavor()},
+    ),
+    Row("GET", OP + "/hosts", ADMIN),
+    Row("GET", OP + "/hosts/{name}", ADMIN),
+    Row("POST", OP + "/hosts/{name}/drain", ADMIN_ACCEPTED),
+    Row("POST", OP + "/hosts/{name}/undrain", (401, 403, 403, 409, 403)),  # not draining
     Row("GET", OP + "/webhooks", ADMIN),
     Row("POST", OP + "/webhooks", ADMIN_CREATE, {"webhook": WEBHOOK}),
     Row("GET", OP + "/webhooks/{webhook_id}", ADMIN),
