@@ -77,6 +77,7 @@ class LogCollector:
 
     def _run(self) -> None:
         next_prune = time.monotonic()
+        failing = False
         while not self._stop.wait(self.interval_s):
             try:
                 while self.poll_once() >= BATCH:
@@ -85,7 +86,13 @@ class LogCollector:
                     next_prune = time.monotonic() + PRUNE_EVERY_S
                     self.prune_once()
             except Exception:  # the agent restarting, the database busy: try again next time
-                log.warning("log collection failed; retrying", exc_info=True)
+                if not failing:  # once per outage, not twice a second
+                    log.warning("log collection failed; retrying", exc_info=True)
+                failing = True
+                continue
+            if failing:
+                log.info("log collection works again")
+            failing = False
 
     def poll_once(self) -> int:
         """Read, store and forward one batch; returns how many records it held."""
