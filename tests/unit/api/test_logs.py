@@ -160,6 +160,7 @@ HOSTILE_QUERIES = [
     "listener_id=x'%20OR%201=1",
     "since=yesterday",
     "until=2026-13-01",
+    "until=9999-12-31T23:59:59-23:59",  # past year 9999 in UTC
     "status_code=404&status_code=500",
     "marker=nonsense",
     "marker=99999999999999999999999999",
