@@ -3,7 +3,8 @@ that refuses connections; an operator who knows only the tenant's load balancer 
 DEGRADED with the member named (GET /v2/operator/loadbalancers/{id}), has the diagnostics name
 the member and the error (POST .../connectivity, from inside the appliance), sees the member go
 down on the live event stream (Server-Sent Events), and a webhook receiver, a real HTTP server
-in this test, gets the alert signed with the webhook's secret (checked here, independently)."""
+in this test, gets the alert signed with the webhook's secret (checked here, independently).
+Then Octavia's amphora actions on the real appliance: delete refused, config push applied."""
 
 import hashlib
 import hmac
@@ -193,3 +194,16 @@ def test_an_operator_follows_a_tenants_broken_member_from_the_lb_id_to_the_alert
     assert signed_by(secret, headers, raw)
     assert not signed_by(secret + "x", headers, raw)
     assert json.loads(raw)["event"]["details"]["to"] == "ERROR"
+
+    # 5. Octavia's amphora actions on the real appliance: a serving one is not deleted (409);
+    # a config push resyncs its load balancer, which settles and serves on.
+    amphora = f"/v2/octavia/amphorae/{appliance['id']}"
+    assert admin.delete(amphora).status_code == 409
+    assert admin.put(amphora + "/config").status_code == 202
+    assert (
+        tenant.get(f"/v2/lbaas/loadbalancers/{lb_id}").json()["loadbalancer"]["provisioning_status"]
+        == "PENDING_UPDATE"
+    )
+    wait_active(tenant, lb_id)
+    assert admin.get(amphora).json()["amphora"]["status"] == "ALLOCATED"
+    assert set(spread(vip_url(lb), 4)) == {"b1"}
