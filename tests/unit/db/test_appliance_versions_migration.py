@@ -50,7 +50,7 @@ def serve_an_appliance_at_0009(engine: Engine) -> None:
 
 def test_a_fresh_database_has_the_columns_and_matches_the_models(engine: Engine) -> None:
     upgrade(engine)
-    assert NEW <= appliance_columns(engine)
+    assert appliance_columns(engine) >= NEW
     assert appliance_differences(engine) == []
 
 
