@@ -26,6 +26,7 @@ from steelyard.model.spec import PoolSpec
 NO_MONITOR_CODES = "200-399"  # an HTTP pool without a monitor: any answer that is not an error
 SLOW_MS = 500.0  # a connect or an answer this slow is worth a warning
 _HTTP_POOLS = (PoolProtocol.HTTP, PoolProtocol.HTTPS)
+_HAPROXY_SECTIONS = ("info", "stats", "servers", "sessions")  # read from its runtime API
 # What HAProxy's check status says, and what to look at (HAProxy 2.6 `check_status` values).
 _CHECK_ADVICE = {
     "L4CON": "refuses connections or is unreachable: check that the service on the member runs",
@@ -137,6 +138,22 @@ def _appliance_verdicts(report: ApplianceReport, desired: int | None) -> list[Ve
                 code="haproxy_not_running",
                 message=f"HAProxy is not running on {where}: it serves nothing until it is "
                 "restarted (the health manager repairs it, or fail the appliance over)",
+                appliance_ids=ids,
+            )
+        )
+    unread = {
+        section: why
+        for section, why in found.errors.items()
+        if not (section in _HAPROXY_SECTIONS and not found.haproxy_running)
+        and not (section == "network" and found.netns is None)  # the process driver's
+    }
+    if unread:
+        verdicts.append(
+            Verdict(
+                severity="warning",
+                code="diagnostics_incomplete",
+                message=f"part of {where} could not be read: "
+                + "; ".join(f"{section}: {why}" for section, why in sorted(unread.items())),
                 appliance_ids=ids,
             )
         )

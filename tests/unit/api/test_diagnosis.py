@@ -73,7 +73,8 @@ def test_targets_are_capped() -> None:
 
 def report(name: str = "a-0", **found: Any) -> ApplianceReport:
     diagnostics = ApplianceDiagnostics(
-        appliance=name, netns=None, collected_at=datetime(2026, 1, 1), duration_ms=1.0,
+        appliance=name, netns=found.pop("netns", None), collected_at=datetime(2026, 1, 1),
+        duration_ms=1.0,
         haproxy_running=found.pop("haproxy_running", True), generation=found.pop("generation", 3),
         config_sha256=None, **found,
     )  # fmt: skip
@@ -150,6 +151,21 @@ def test_appliance_problems() -> None:
         "no diagnostics from appliance b (id id-b, host h2): its agent does not answer; check "
         "the agent on that host"
     )
+
+
+def test_sections_that_could_not_be_read_are_a_warning() -> None:
+    lost = report(netns="ns1", errors={"stats": "stats socket gone", "network": "ip: timed out"})
+    (verdict,) = state_verdicts([lost], lb())
+    assert (verdict.code, verdict.severity) == ("diagnostics_incomplete", "warning")
+    assert verdict.message == (
+        "part of appliance a-0 (id id-a-0, host h1) could not be read: network: ip: timed out; "
+        "stats: stats socket gone"
+    )
+    # expected gaps: HAProxy's sections of a stopped HAProxy (its own verdict says so), the
+    # network of an appliance in the host's namespace (netns None here)
+    stopped = report(haproxy_running=False, errors={"info": "HAProxy is not running",
+                                                    "network": "the host's namespace"})  # fmt: skip
+    assert codes(state_verdicts([stopped], lb())) == ["haproxy_not_running"]
 
 
 def keepalived(state: str | None, running: bool = True) -> KeepalivedState:
