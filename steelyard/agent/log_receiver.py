@@ -28,6 +28,7 @@ from steelyard.agent.log_parse import clean, parse_datagram, parse_flow
 from steelyard.agent.log_records import Severity
 
 TICK_S = 0.5  # how often the keepalived files are looked at
+AGENT_LOGGER = "steelyard.agent"
 _DATAGRAM = 65_535
 _RECEIVE_BUFFER = 4 * 1024 * 1024  # bursts wait here while the thread is busy
 _OUTPUT_CHUNK = 64 * 1024
@@ -225,6 +226,12 @@ def _size(path: Path) -> int:
 class AgentLogs:
     buffer: LogBuffer
     receiver: LogReceiver
+    handler: logging.Handler
+
+    def close(self) -> None:
+        """Stop collecting (an agent app that ends before its process does: tests)."""
+        logging.getLogger(AGENT_LOGGER).removeHandler(self.handler)
+        self.receiver.stop()
 
 
 def start_agent_logs(
@@ -237,8 +244,9 @@ def start_agent_logs(
     for name, layout in appliances:
         receiver.open(name, layout)
     receiver.start()
-    logger = logging.getLogger("steelyard.agent")
+    logger = logging.getLogger(AGENT_LOGGER)
     if logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)  # admin logs are the agent's INFO records and above
-    logger.addHandler(BufferHandler(buffer, known))
-    return AgentLogs(buffer, receiver)
+    handler = BufferHandler(buffer, known)
+    logger.addHandler(handler)
+    return AgentLogs(buffer, receiver, handler)

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from steelyard.agent.client import AgentClient, AgentUnreachable
 from steelyard.agent.contract import ApplianceInfo
@@ -149,6 +150,9 @@ class ThreadedAgent:
         self.client.close()
         self.server.should_exit = True
         self.thread.join()
+        app = self.server.config.app
+        assert isinstance(app, FastAPI)
+        app.state.logs.close()  # its log thread and handler
 
 
 class SubprocessAgent:
