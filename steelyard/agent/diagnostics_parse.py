@@ -110,7 +110,8 @@ def parse_show_stat(text: str) -> list[StatLine]:
                     for name in _HTTP_CLASSES
                     if (count := _int(record.get(f"hrsp_{name}"))) is not None
                 },
-                check_status=record.get("check_status") or None,
+                # "* L4TOUT": the last result, while the next check is running
+                check_status=(record.get("check_status") or "").removeprefix("* ") or None,
                 check_code=_int(record.get("check_code")),
                 check_duration_ms=_int(record.get("check_duration")),
                 check_description=record.get("check_desc") or None,

@@ -67,6 +67,8 @@ def test_show_stat_reads_check_details_of_servers() -> None:
     wrong = rows[("be", "s2")]
     assert (wrong.check_status, wrong.check_code, wrong.check_duration_ms) == ("L7STS", 500, 4)
     assert wrong.check_description == "Layer7 wrong status"
+    running = SHOW_STAT.replace(",L4CON,", ",* L4CON,")  # a check in progress
+    assert parse_show_stat(running)[1].check_status == "L4CON"
     assert rows[("be", "BACKEND")].type == "backend"
     assert rows[("be", "BACKEND")].http_responses["5xx"] == 0
 
