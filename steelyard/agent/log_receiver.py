@@ -104,7 +104,9 @@ class LogReceiver:
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + TICK_S
                 self._watch_keepalived()
-        for sock in self._sockets.values():
+        with self._lock:
+            pending, self._opened = self._opened, {}
+        for sock in (*self._sockets.values(), *pending.values()):
             sock.close()
 
     def _take_changes(self) -> None:

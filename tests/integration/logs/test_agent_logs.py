@@ -16,6 +16,7 @@ from steelyard.agent.client import AgentClient
 from steelyard.agent.contract import ApplianceInfo
 from steelyard.agent.log_records import LogRecord
 from steelyard.agent.netns import run_in_netns
+from steelyard.agent.pki import PkiPaths
 from steelyard.model.enums import HealthMonitorType, LBAlgorithm, ListenerProtocol, PoolProtocol
 from steelyard.model.spec import (
     HealthMonitorSpec,
@@ -27,7 +28,7 @@ from steelyard.model.spec import (
     RuntimePaths,
 )
 from steelyard.render.haproxy import render_haproxy
-from tests.integration.agent.helpers import Backend, free_port
+from tests.integration.agent.helpers import Backend, ThreadedAgent, free_port
 
 LB = "0b000000-0000-4000-8000-000000000000"
 HTTP_LISTENER = "a0000000-0000-4000-8000-000000000001"
@@ -159,6 +160,27 @@ def test_a_deleted_appliance_keeps_its_last_records_for_the_reader(agent: AgentC
     batch = agent.logs(0)
     assert any("lg3: appliance deleted" in r.message for r in batch.records)
     assert agent.logs(batch.cursor).records == []
+
+
+def test_a_restarted_agent_gets_the_running_haproxys_logs(state_dir: Path, pki: PkiPaths) -> None:
+    """HAProxy keeps serving while the agent restarts; the new agent binds the socket path
+    again and HAProxy's next lines reach it (HAProxy addresses each datagram to the path)."""
+    port = free_port()
+    first = ThreadedAgent(state_dir, pki)
+    try:
+        info = first.client.ensure_appliance("lg4")
+        cfg = render(info, spec(port, None, None))
+        first.client.apply_config("lg4", 1, cfg, [f"127.0.0.1:{port}"])
+    finally:
+        first.stop()
+    second = ThreadedAgent(state_dir, pki)
+    try:
+        raw_request(port, b"/after-restart")
+        records = collect(second.client, lambda got: len(flows(got)) >= 1)
+        flow = flows(records)[0].flow
+        assert flow is not None and flow.request_uri == "/after-restart"
+    finally:
+        second.stop()
 
 
 @pytest.fixture
