@@ -87,7 +87,10 @@ def record_heartbeats(session: Session, records: Sequence[HeartbeatRecord]) -> N
             heartbeat_seq=case((c.heartbeat_seq > seq, c.heartbeat_seq), else_=seq),
             last_heartbeat_at=case((c.last_heartbeat_at > at, c.last_heartbeat_at), else_=at),
             applied_generation=func.coalesce(bindparam("b_generation"), c.applied_generation),
-            config_sha256=func.coalesce(bindparam("b_sha"), c.config_sha256),
+            # The hash the reconciler recorded is kept (drift is judged against it: a
+            # heartbeat reports what is on disk, hand edits included); a heartbeat only fills
+            # it in for an appliance the reconciler has not recorded one for.
+            config_sha256=func.coalesce(c.config_sha256, bindparam("b_sha")),
             role=func.coalesce(bindparam("b_role"), c.role),
         )
     )
