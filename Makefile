@@ -58,6 +58,7 @@ bench: bench-deps
 	$(BIN)/python -m bench.protection_flood
 	$(BIN)/python -m bench.health_ingest
 	$(BIN)/python -m bench.failover
+	$(BIN)/python -m bench.handover
 
 bench-deps: $(STAMP)
 	@dpkg -s wrk >/dev/null 2>&1 || { \
