@@ -52,6 +52,15 @@ def test_release_of_unknown_and_of_an_appliance_without_keepalived(api: TestClie
     assert refused.status_code == 409 and "keepalived is not running" in refused.text
 
 
+@pytest.mark.parametrize(
+    "body", [{"drain_timeout_s": -1}, {"drain_timeout_s": 61}, {"drain_timeout_s": "soon"},
+             {"drain_timeout_s": None}, {"drain_timeout_s": [5]}, [1], "x"], ids=repr
+)  # fmt: skip
+def test_release_refuses_a_bad_drain_timeout(api: TestClient, body: object) -> None:
+    assert api.put("/v1/appliances/a1").status_code == 200
+    assert api.post("/v1/appliances/a1/vrrp/release", json=body).status_code == 422
+
+
 def test_info_names_the_keepalived_paths(api: TestClient, state_dir: Path) -> None:
     info = api.put("/v1/appliances/a1").json()
     root = state_dir / "appliances" / "a1"
