@@ -13,7 +13,8 @@ flush's heartbeats to `DriftWatch` (beside the status writer); the decision is p
   predate an apply that just finished), once: a `config.drift` event (warning) and a resync
   (the load balancer made dirty; the reconciler pushes every appliance's config again and the
   agent, seeing a file that is not the one it wrote, reloads). The first heartbeat that
-  matches again records `config.repaired`.
+  matches again records `config.repaired`; a drift still seen AGAIN_AFTER_HEARTBEATS
+  heartbeats later (on a settled load balancer) is reported and resynced again.
 """
 
 import logging
@@ -30,6 +31,7 @@ from steelyard.model.heartbeat import ApplianceReport, Heartbeat
 log = logging.getLogger(__name__)
 
 DRIFT_HEARTBEATS = 2
+AGAIN_AFTER_HEARTBEATS = 30  # a drift that outlives its resync is reported and resynced again
 Observation = Literal["drifted", "matches", "unknown"]
 Action = Literal["drift", "repaired"] | None
 
@@ -67,6 +69,9 @@ def step(
         return DriftState(last_seq=seq), "repaired" if state.open is not None else None
     streak = state.streak + 1
     if streak >= threshold and state.open is None:
+        return DriftState(streak, seq, drift), "drift"
+    if state.open is not None and streak % AGAIN_AFTER_HEARTBEATS == 0:
+        # Still drifted on a settled load balancer: the resync did not cure it. Again.
         return DriftState(streak, seq, drift), "drift"
     return replace(state, streak=streak, last_seq=seq), None
 

@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from steelyard.agent.heartbeat import FileDigests
-from steelyard.controller.drift import Action, DriftState, Observation, observe, step
+from steelyard.controller.drift import (
+    AGAIN_AFTER_HEARTBEATS,
+    Action,
+    DriftState,
+    Observation,
+    observe,
+    step,
+)
 from steelyard.db.drift import Drift, Expected
 from steelyard.model.heartbeat import Heartbeat
 
@@ -86,6 +93,12 @@ def test_the_open_drift_is_the_one_reported_when_repaired() -> None:
     assert state.open.reported_sha256 == EDITED and state.open.expected_sha256 == APPLIED
     state, action = step(state, 3, "matches", drift_of(beat(3)))
     assert action == "repaired" and state == DriftState(last_seq=3)
+
+
+def test_a_drift_the_resync_did_not_cure_is_reported_again() -> None:
+    seen: list[tuple[int, Observation]] = [(seq, "drifted") for seq in range(1, 70)]
+    drifts = [seq for (seq, _), action in zip(seen, run(seen), strict=True) if action == "drift"]
+    assert drifts == [2, AGAIN_AFTER_HEARTBEATS, 2 * AGAIN_AFTER_HEARTBEATS]
 
 
 def test_file_digests_follow_edits(tmp_path: Path) -> None:
