@@ -512,9 +512,10 @@ class Reconciler:
                 session,
                 type="appliance.removed",
                 severity="info",
-                message=f"appliance {name} of load balancer {lb_id} removed ({why})",
+                message=f"an appliance of load balancer {lb_id} was removed ({why})",
                 loadbalancer_id=lb_id,
-                details={"appliance": name, "reason": why},
+                details={"reason": why},
+                operator_details={"appliance": name},
                 now=now,
             )
             session.commit()

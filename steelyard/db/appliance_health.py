@@ -121,7 +121,8 @@ def mark_failed(session: Session, appliance_id: str, reason: str, now: datetime)
     lb_id = row.loadbalancer_id
     if lb_id is not None:
         request_resync(session, lb_id)
-        message = f"appliance {row.name} of load balancer {lb_id} failed: {reason}"
+        # The tenant reads its load balancer's events: which appliance is operators' business.
+        message = f"an appliance of load balancer {lb_id} failed: {reason}"
     else:
         message = f"appliance {row.name} failed: {reason}"
     record_event(
@@ -130,7 +131,8 @@ def mark_failed(session: Session, appliance_id: str, reason: str, now: datetime)
         severity="critical",
         message=message,
         loadbalancer_id=lb_id,
-        details={"appliance": row.name, "appliance_id": row.id, "reason": reason},
+        details={"reason": reason},
+        operator_details={"appliance": row.name, "appliance_id": row.id, "host": row.host},
         now=now,
     )
     return lb_id

@@ -83,12 +83,12 @@ def record_drift(session: Session, drift: Drift, now: datetime) -> None:
         type=CONFIG_DRIFT,
         severity="warning",
         message=(
-            f"appliance {drift.appliance} of load balancer {drift.loadbalancer_id} runs a "
+            f"an appliance of load balancer {drift.loadbalancer_id} runs a "
             f"configuration other than the one applied (generation {drift.reported_generation}, "
             f"expected {drift.expected_generation}); resyncing it"
         ),
         loadbalancer_id=drift.loadbalancer_id,
-        details=drift.details(),
+        operator_details=drift.details(),  # appliance and hashes: not the tenant's business
         now=now,
     )
     request_resync(session, drift.loadbalancer_id)
@@ -101,10 +101,10 @@ def record_repaired(session: Session, drift: Drift, now: datetime) -> None:
         type=CONFIG_REPAIRED,
         severity="info",
         message=(
-            f"appliance {drift.appliance} of load balancer {drift.loadbalancer_id} runs the "
+            f"an appliance of load balancer {drift.loadbalancer_id} runs the "
             "applied configuration again"
         ),
         loadbalancer_id=drift.loadbalancer_id,
-        details=drift.details(),
+        operator_details=drift.details(),  # appliance and hashes: not the tenant's business
         now=now,
     )

@@ -57,7 +57,7 @@ def test_a_hand_edited_config_is_detected_and_restored(
         (drift,) = wait_until(lambda: events(admin, lb["id"], "config.drift"), timeout_s=15)
         detected_s = time.monotonic() - edited_at
         assert drift["severity"] == "warning"
-        details = drift["details"]
+        details = drift["operator_details"]
         assert details["appliance"] == name
         assert details["expected_sha256"] == before.config_sha256
         assert details["reported_sha256"] not in (None, before.config_sha256)
@@ -65,7 +65,7 @@ def test_a_hand_edited_config_is_detected_and_restored(
 
         (repaired,) = wait_until(lambda: events(admin, lb["id"], "config.repaired"), timeout_s=15)
         repaired_s = time.monotonic() - edited_at
-        assert repaired["severity"] == "info" and repaired["details"]["appliance"] == name
+        assert repaired["severity"] == "info" and repaired["operator_details"]["appliance"] == name
         assert layout.cfg.read_text() == original
         wait_until(lambda: spread(vip_url(lb), 30) == {"b1": 10, "b2": 10, "b3": 10}, timeout_s=10)
         assert wait_active(api, lb["id"])["provisioning_status"] == "ACTIVE"
