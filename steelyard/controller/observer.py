@@ -9,7 +9,6 @@ counters and breach events of protected listeners are read.
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
@@ -42,6 +41,7 @@ from steelyard.db.operating import (
 from steelyard.db.snapshot import load_snapshot
 from steelyard.model.enums import OperatingStatus
 from steelyard.model.heartbeat import ApplianceReport, Heartbeat, ProxyRow
+from steelyard.periodic import Periodic
 
 log = logging.getLogger(__name__)
 NOT_RUNNING_SIGHTINGS = 2
@@ -258,26 +258,16 @@ class StatusObserver:
         self._agent = agent
         self._clock = clock
         self._on_resync = on_resync
-        self._interval = interval_s
         self._last_rejected: dict[str, dict[str, int]] = {}
         self._not_running: dict[str, int] = {}
         self._breaches = BreachTracker()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="status-observer", daemon=True)
+        self._task = Periodic("status observation", interval_s, self.observe_all, log)
 
     def start(self) -> None:
-        self._thread.start()
+        self._task.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self._interval):
-            try:
-                self.observe_all()
-            except Exception:
-                log.exception("status observation failed")
+        self._task.stop()
 
     def observe_all(self) -> None:
         with self._sessions() as session:

@@ -10,7 +10,6 @@ each listener and pool.
 """
 
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from steelyard.db import models as m
 from steelyard.db.events import record_event
 from steelyard.model import event_types as t
 from steelyard.model.enums import OperatingStatus, ProvisioningStatus
+from steelyard.periodic import Periodic
 
 log = logging.getLogger(__name__)
 HEALTHY = (
@@ -124,27 +124,16 @@ class ThresholdWatcher:
         self._clock = clock
         self._default_limit = max(default_limit, 1)
         self._connections = connections
-        self._interval_s = interval_s
         self._hold = hold
         self._raised: dict[tuple[str, str], bool] | None = None  # (kind, id) -> raised
         self._pending: dict[tuple[str, str], int] = {}  # evaluations a crossing has held
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="threshold-alerts", daemon=True)
+        self._task = Periodic("threshold alerts", interval_s, self.evaluate, log)
 
     def start(self) -> None:
-        self._thread.start()
+        self._task.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.ident is not None:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self._interval_s):
-            try:
-                self.evaluate()
-            except Exception:
-                log.exception("evaluating threshold alerts failed")
+        self._task.stop()
 
     def _seed(self, session: Session) -> dict[tuple[str, str], bool]:
         E = m.Event

@@ -2,13 +2,13 @@
 into hourly usage records (db.usage has the bookkeeping that makes it safe to repeat)."""
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from steelyard.db.usage import accrue_usage
+from steelyard.periodic import Periodic
 
 log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_S = 60.0
@@ -23,27 +23,16 @@ class UsageAccrual:
     ) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._interval = interval_s
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="usage-accrual", daemon=True)
+        self._task = Periodic("usage accrual", interval_s, self.accrue, log)
 
     def start(self) -> None:
-        self._thread.start()
+        self._task.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.ident is not None:
-            self._thread.join(timeout=10)
+        self._task.stop()
 
     def accrue(self) -> int:
         with self._sessions() as session:
             accrued = accrue_usage(session, self._clock())
             session.commit()
         return accrued
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self._interval):
-            try:
-                self.accrue()
-            except Exception:
-                log.exception("accruing usage failed")
