@@ -5,11 +5,11 @@ counters); a malformed line is skipped rather than failing the whole section.
 """
 
 import contextlib
-import csv
 import re
 from collections import Counter
 from typing import Any
 
+from steelyard.agent.runtime_api import stat_records
 from steelyard.model.diagnostics import (
     HaproxyInfo,
     Interface,
@@ -78,12 +78,8 @@ def parse_show_info(text: str) -> HaproxyInfo:
 
 
 def parse_show_stat(text: str) -> list[StatLine]:
-    lines = text.splitlines()
-    if not lines or not lines[0].startswith("# "):
-        raise ValueError(f"unexpected 'show stat' answer: {text[:200]!r}")
-    header = lines[0][2:].split(",")
     rows = []
-    for record in csv.DictReader((line for line in lines[1:] if line), fieldnames=header):
+    for record in stat_records(text):
         kind = _STAT_TYPES.get(record.get("type") or "")
         if kind is None or not record.get("pxname") or not record.get("svname"):
             continue

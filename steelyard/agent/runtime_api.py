@@ -86,14 +86,19 @@ class RuntimeApi:
         return parse_show_stat(self.command("show stat"))
 
 
-def parse_show_stat(text: str) -> list[StatRow]:
-    """`show stat` CSV ("# pxname,svname,...") into rows; unknown or empty fields use defaults."""
+def stat_records(text: str) -> list[dict[str, str]]:
+    """`show stat` CSV ("# pxname,svname,...") into one dict per row, by the header's names."""
     lines = text.splitlines()
     if not lines or not lines[0].startswith("# "):
         raise RuntimeApiError(f"unexpected 'show stat' answer: {text[:200]!r}")
     header = lines[0][2:].split(",")
+    return list(csv.DictReader((line for line in lines[1:] if line), fieldnames=header))
+
+
+def parse_show_stat(text: str) -> list[StatRow]:
+    """`show stat` into rows; unknown or empty fields use defaults."""
     rows = []
-    for record in csv.DictReader((line for line in lines[1:] if line), fieldnames=header):
+    for record in stat_records(text):
         rows.append(
             StatRow(
                 pxname=record["pxname"],
