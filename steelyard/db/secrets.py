@@ -9,10 +9,11 @@ that uses it, and each re-applies with the new files.
 
 import secrets as random
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
@@ -236,29 +237,43 @@ def _check_refs(
         raise BadRequest(f"Could not retrieve certificate: {missing}")
 
 
+def _tls_columns(
+    session: Session,
+    project_id: str,
+    settle: Callable[[], BaseModel],
+    refs: dict[str, SecretType],
+) -> dict[str, Any]:
+    """`settle()` applies Octavia's rules and defaults (a ValueError is the client's 400),
+    then every secret reference is checked."""
+    try:
+        settled = settle()
+    except ValueError as exc:
+        raise ValidationFailure(str(exc)) from None
+    values = settled.model_dump(mode="json")
+    _check_refs(session, project_id, values, refs)
+    return values
+
+
 def listener_tls_columns(
     session: Session, project_id: str, protocol: ListenerProtocol | str, tls: ListenerTls
 ) -> dict[str, Any]:
     """The listener's TLS columns after Octavia's rules and defaults, references checked."""
-    try:
-        settled = settle_listener_tls(ListenerProtocol(protocol), tls)
-    except ValueError as exc:
-        raise ValidationFailure(str(exc)) from None
-    values = settled.model_dump(mode="json")
-    _check_refs(session, project_id, values, LISTENER_REFS)
-    return values
+
+    def settle() -> BaseModel:
+        return settle_listener_tls(ListenerProtocol(protocol), tls)
+
+    return _tls_columns(session, project_id, settle, LISTENER_REFS)
 
 
 def pool_tls_columns(
     session: Session, project_id: str, protocol: PoolProtocol | str, tls: PoolTls
 ) -> dict[str, Any]:
-    try:
-        settled = settle_pool_tls(PoolProtocol(protocol), tls)
-    except ValueError as exc:
-        raise ValidationFailure(str(exc)) from None
-    values = settled.model_dump(mode="json")
-    _check_refs(session, project_id, values, POOL_REFS)
-    return values
+    """The same for a pool's TLS columns."""
+
+    def settle() -> BaseModel:
+        return settle_pool_tls(PoolProtocol(protocol), tls)
+
+    return _tls_columns(session, project_id, settle, POOL_REFS)
 
 
 def tls_specs(
