@@ -101,6 +101,13 @@ def serve(
         list[str] | None,
         typer.Option(help="remote syslog for admin logs (agents, HAProxy, keepalived); repeatable"),
     ] = None,
+    connection_logging: Annotated[
+        bool,
+        typer.Option(
+            help="a flow log row per request (HTTP) or connection (TCP); --no-connection-logging"
+            " saves its CPU (admin logs stay)"
+        ),
+    ] = True,
     host: Annotated[
         list[str] | None,
         typer.Option(
@@ -151,6 +158,7 @@ def serve(
                 log_max_rows=log_max_rows,
                 log_targets=tuple(log_target or ()),
                 admin_log_targets=tuple(admin_log_target or ()),
+                connection_logging=connection_logging,
             )
         )
     except PolicyError as exc:

@@ -218,4 +218,8 @@ class RenderSettings:
     # through a local-only `peers` section, so their counters survive a reload. Only where each
     # appliance has its own loopback (netns driver): the peer listens on a fixed port.
     local_peer: str | None = None
+    # Per-request flow logs (a log-format per listener), as Octavia's
+    # [haproxy_amphora] connection_logging. Off: listeners get `no log`; HAProxy's own messages
+    # (server up/down, ...) still go to paths.log_socket.
+    connection_logging: bool = True
     extra: dict[str, str] = field(default_factory=dict)

@@ -74,6 +74,7 @@ def render_haproxy(spec: LoadBalancerSpec, settings: RenderSettings) -> str:
         max_connections=max_connections,
         default_listener_maxconn=default_maxconn,
         tls_dir=settings.paths.tls_dir,
+        connection_logging=v.boolean(settings.connection_logging, "settings.connection_logging"),
     )
     sections = [global_lines, _defaults_section(logging)]
     sections.extend(frontend_section(listener, context) for listener in listeners)

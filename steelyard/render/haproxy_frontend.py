@@ -38,10 +38,11 @@ class FrontendContext:
     vip: v.IPAddress
     pools: dict[str, PoolSpec]  # by pool id, already checked to be unique UUIDs
     lb_enabled: bool
-    logging: bool
+    logging: bool  # a log socket: HAProxy's messages go to the agent
     max_connections: int
     default_listener_maxconn: int
     tls_dir: str | None = None  # where certificate files are (RuntimePaths.tls_dir)
+    connection_logging: bool = True  # and a flow log line per request (RenderSettings)
 
 
 def frontend_section(listener: ListenerSpec, context: FrontendContext) -> list[str]:
@@ -78,8 +79,11 @@ def frontend_section(listener: ListenerSpec, context: FrontendContext) -> list[s
     body.append(f"timeout client {client_ms}ms")
     if inspect_ms > 0:
         body.append(f"tcp-request inspect-delay {inspect_ms}ms")
-    if context.logging:
+    if context.logging and context.connection_logging:
         body.append(log_format_line("http" if mode == "http" else "tcp"))
+    elif context.logging:
+        # `log global` of the defaults stays for the backends (server up/down messages).
+        body.append("no log")
     body.extend(allowed_cidr_lines(listener.allowed_cidrs, context.vip))
     if protection is not None:
         # Before the header lines and the routing line: limits run before anything else.

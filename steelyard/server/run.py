@@ -177,6 +177,7 @@ def start_control_plane(settings: ServerSettings) -> Running:
             max_connections=settings.max_connections,
             default_listener_maxconn=settings.max_connections,
             nbthread=settings.effective_haproxy_threads,
+            connection_logging=settings.connection_logging,
         )
 
     plane = DataPlane(

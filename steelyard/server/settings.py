@@ -79,6 +79,9 @@ class ServerSettings:
     log_max_rows: int = 1_000_000
     log_targets: tuple[str, ...] = ()
     admin_log_targets: tuple[str, ...] = ()
+    # A flow log row per request; off (--no-connection-logging) saves the CPU it costs, as
+    # Octavia's [haproxy_amphora] connection_logging. Admin logs stay either way.
+    connection_logging: bool = True
 
     @property
     def effective_haproxy_threads(self) -> int:
