@@ -31,7 +31,7 @@ from steelyard.agent.contract import (
     VrrpReleaseRequest,
 )
 from steelyard.agent.layout import valid_name
-from steelyard.agent.log_records import LogBatch
+from steelyard.agent.log_records import LogBatch, LogBatchError
 from steelyard.model.diagnostics import (
     ApplianceDiagnostics,
     ConnectivityReport,
@@ -160,7 +160,10 @@ class AgentClient:
         """Log records of every appliance of the agent numbered above `after` (a cursor of the
         batch's `epoch`), at most `limit`."""
         body = self._json("GET", f"/v1/logs?after={int(after)}&limit={int(limit)}")
-        return LogBatch.model_validate(body)
+        try:
+            return LogBatch.from_json(body)
+        except LogBatchError as exc:
+            raise AgentError(f"agent answered a bad log batch: {exc}", 200) from exc
 
     def close(self) -> None:
         self._http.close()

@@ -21,7 +21,7 @@
                                                 API passes them on)
   GET    /v1/logs?after=<cursor>&limit=<n>      -> LogBatch (log_records.py): flow and admin
                                                 log records of every appliance numbered
-                                                above `after`, oldest first
+                                                above `after`, oldest first, as compact rows
 
 Appliance names match `NAME_PATTERN`; anything else is a 400.
 """

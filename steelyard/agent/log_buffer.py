@@ -9,11 +9,12 @@ from collections import deque
 from datetime import datetime
 
 from steelyard.agent.log_records import (
-    FlowRecord,
+    FlowValues,
     LogBatch,
-    LogRecord,
+    LogRow,
     LogSource,
     Severity,
+    to_micros,
 )
 
 DEFAULT_CAPACITY = 20_000  # records per appliance
@@ -26,7 +27,7 @@ class LogBuffer:
         self._lock = threading.Lock()
         self._seq = 0
         self._dropped = 0
-        self._buffers: dict[str | None, deque[LogRecord]] = {}
+        self._buffers: dict[str | None, deque[LogRow]] = {}
         self._forgotten: set[str] = set()
 
     def add(
@@ -36,21 +37,25 @@ class LogBuffer:
         time: datetime,
         severity: Severity,
         message: str = "",
-        flow: FlowRecord | None = None,
+        flow: FlowValues | None = None,
     ) -> None:
+        """An admin record, or a flow record (`flow`: the values of log_records.FLOW_COLUMNS)."""
+        self.add_row(appliance, source, to_micros(time), severity, message, flow)
+
+    def add_row(
+        self,
+        appliance: str | None,
+        source: LogSource,
+        micros: int,
+        severity: Severity,
+        message: str = "",
+        flow: FlowValues | None = None,
+    ) -> None:
+        """`add` with the time in microseconds since the epoch (once per request: no datetime)."""
         with self._lock:
             self._seq += 1
-            # Built without validation: every caller passes checked values, and this runs once
-            # per request through the appliance.
-            record = LogRecord.model_construct(
-                seq=self._seq,
-                appliance=appliance,
-                source=source,
-                time=time,
-                severity=severity,
-                message=message,
-                flow=flow,
-            )
+            # Every caller passes checked values.
+            record = (self._seq, appliance, source, micros, severity, message, flow)
             if appliance is not None:
                 self._forgotten.discard(appliance)  # made again under the same name
             buffer = self._buffers.setdefault(appliance, deque())
@@ -68,22 +73,26 @@ class LogBuffer:
         """Up to `limit` records numbered above `after`, oldest first."""
         with self._lock:
             pending = [_newer(buffer, after) for buffer in self._buffers.values()]
-            records = list(heapq.merge(*pending, key=lambda record: record.seq))[:limit]
-            cursor = records[-1].seq if records else min(after, self._seq)
+            records = list(heapq.merge(*pending, key=_seq))[:limit]
+            cursor = records[-1][0] if records else min(after, self._seq)
             for name in list(self._forgotten):
                 buffer = self._buffers.get(name)
-                if buffer is None or not buffer or buffer[-1].seq <= cursor:
+                if buffer is None or not buffer or buffer[-1][0] <= cursor:
                     self._buffers.pop(name, None)
                     self._forgotten.discard(name)
-            return LogBatch(epoch=self.epoch, records=records, cursor=cursor, dropped=self._dropped)
+            return LogBatch(self.epoch, cursor, records, self._dropped)
 
 
-def _newer(buffer: deque[LogRecord], after: int) -> list[LogRecord]:
+def _seq(row: LogRow) -> int:
+    return row[0]
+
+
+def _newer(buffer: deque[LogRow], after: int) -> list[LogRow]:
     """The records numbered above `after`, from the end: a reader that keeps up costs only
     what is new."""
-    newer: list[LogRecord] = []
+    newer: list[LogRow] = []
     for record in reversed(buffer):
-        if record.seq <= after:
+        if record[0] <= after:
             break
         newer.append(record)
     newer.reverse()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from steelyard.agent.layout import ApplianceLayout, valid_name
 from steelyard.agent.log_buffer import LogBuffer
-from steelyard.agent.log_parse import clean, parse_datagram, parse_flow
+from steelyard.agent.log_parse import clean, parse_datagram, parse_flow_datagram, parse_flow_values
 from steelyard.agent.log_records import Severity
 
 TICK_S = 0.5  # how often the keepalived files are looked at
@@ -135,10 +135,16 @@ class LogReceiver:
             self.record_datagram(name, data)
 
     def record_datagram(self, name: str, data: bytes) -> None:
-        message = parse_datagram(data, utcnow())
-        flow = parse_flow(message.message)
+        flow = parse_flow_datagram(data)
         if flow is not None:
-            self.buffer.add(name, "flow", flow.accepted_at, message.severity, flow=flow)
+            severity, micros, values = flow
+            self.buffer.add_row(name, "flow", micros, severity, flow=values)
+            return
+        message = parse_datagram(data, utcnow())
+        parsed = parse_flow_values(message.message)  # a flow line under another header form
+        if parsed is not None:
+            micros, values = parsed
+            self.buffer.add_row(name, "flow", micros, message.severity, flow=values)
         else:
             self.buffer.add(name, "haproxy", message.time, message.severity, message.message)
 

@@ -34,7 +34,7 @@ from steelyard.agent.haproxy_process import DEFAULT_BINARY, haproxy_version
 from steelyard.agent.heartbeat import DEFAULT_INTERVAL_S, HeartbeatSender
 from steelyard.agent.layout import layout_for, valid_name
 from steelyard.agent.log_receiver import start_agent_logs
-from steelyard.agent.log_records import MAX_LOG_BATCH, LogBatch
+from steelyard.agent.log_records import MAX_LOG_BATCH
 from steelyard.agent.netns import netns_exists, parse_address
 from steelyard.agent.pki import PkiPaths, certificate_not_after
 from steelyard.agent.protection_stats import ProtectionReader
@@ -116,12 +116,14 @@ def create_agent_app(
         logs.buffer.forget(name)
         return Response(status_code=204)
 
-    @app.get("/v1/logs")
+    @app.get("/v1/logs", response_class=Response)
     def read_logs(
         after: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_LOG_BATCH)] = 1000,
-    ) -> LogBatch:
-        return logs.buffer.read(after, limit)
+    ) -> Response:
+        # Serialized here, not through a response model: one row per request (log_records.py).
+        body = logs.buffer.read(after, limit).to_json()
+        return Response(body, media_type="application/json")
 
     @app.put(
         "/v1/appliances/{name}/config",

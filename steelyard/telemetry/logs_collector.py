@@ -13,27 +13,37 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from steelyard.agent.log_records import FlowRecord, LogBatch, LogRecord
+from steelyard.agent.log_records import LogBatch, LogRow, from_micros
 from steelyard.db import models as m
-from steelyard.db.logs import Owner, add_rows, owners, prune, table_state
+from steelyard.db.logs import (
+    FLOW_ROW_COLUMNS,
+    FlowRow,
+    Owner,
+    add_flow_rows,
+    add_rows,
+    owners,
+    prune,
+    stored_time,
+    table_state,
+)
 from steelyard.telemetry.logs_offload import admin_message, flow_message
 from steelyard.telemetry.logs_retention import Retention, plan_prune
 from steelyard.telemetry.syslog_sender import SyslogSender
 
 log = logging.getLogger(__name__)
 
-BATCH = 5000
+BATCH = 20_000  # records per read: one buffer's backlog at once
 PRUNE_EVERY_S = 30.0
 _OWNER_CACHE = 10_000
 
 
 class LogSource(Protocol):
-    def logs(self, after: int = 0, limit: int = 1000) -> LogBatch: ...
+    def logs(self, after: int = 0, limit: int = 1000) -> LogBatch: ...  # agent/client.py
 
 
 @dataclass
@@ -105,9 +115,9 @@ class LogCollector:
         if batch.dropped > self.counters.agent_dropped:
             log.warning("the agent dropped %d log records unread", batch.dropped)
             self.counters.agent_dropped = batch.dropped
-        self._store(batch.records)
+        self._store(batch.rows)
         self._cursor = batch.cursor
-        return len(batch.records)
+        return len(batch.rows)
 
     def prune_once(self) -> int:
         removed = 0
@@ -119,37 +129,40 @@ class LogCollector:
         self.counters.pruned += removed
         return removed
 
-    def _store(self, records: list[LogRecord]) -> None:
-        if not records:
+    def _store(self, rows: list[LogRow]) -> None:
+        if not rows:
             return
-        found = self._owners_of(records)
-        flows: list[dict[str, Any]] = []
+        found = self._owners_of(rows)
+        flows: list[FlowRow] = []
         admins: list[dict[str, Any]] = []
-        for record in records:
-            owner = found.get(record.appliance) if record.appliance else None
-            if record.flow is not None:
-                if owner is None:
+        for row in rows:
+            _, appliance, _, micros, _, _, values = row
+            owner = found.get(appliance) if appliance else None
+            if values is not None:
+                if owner is None or appliance is None:
                     self.counters.unowned_flows += 1
                     continue
-                flows.append(flow_row(record, record.flow, owner))
+                lb_id, project_id = owner.loadbalancer_id, owner.project_id
+                flows.append((stored_time(micros), lb_id, project_id, appliance, *values))
             else:
-                admins.append(admin_row(record, owner))
+                admins.append(admin_row(row, owner))
         with self.sessions.begin() as session:
-            add_rows(session, m.FlowLog, flows)
+            add_flow_rows(session, flows)
             add_rows(session, m.AdminLog, admins)
         self.counters.flow_rows += len(flows)
         self.counters.admin_rows += len(admins)
-        for row in flows:
-            message = flow_message(row)
-            for sender in self.flow_targets:
-                sender.send(message)
-        for row in admins:
-            message = admin_message(row, self._hostname)
+        if self.flow_targets:
+            for flow in flows:
+                message = flow_message(offload_row(flow))
+                for sender in self.flow_targets:
+                    sender.send(message)
+        for admin in admins:
+            message = admin_message(admin, self._hostname)
             for sender in self.admin_targets:
                 sender.send(message)
 
-    def _owners_of(self, records: list[LogRecord]) -> dict[str, Owner]:
-        names = {record.appliance for record in records if record.appliance}
+    def _owners_of(self, rows: list[LogRow]) -> dict[str, Owner]:
+        names = {row[1] for row in rows if row[1]}
         unknown = names - self._owners.keys()
         if unknown:
             if len(self._owners) > _OWNER_CACHE:
@@ -159,28 +172,21 @@ class LogCollector:
         return self._owners
 
 
-def flow_row(record: LogRecord, flow: FlowRecord, owner: Owner) -> dict[str, Any]:
-    return {
-        "created_at": _naive(flow.accepted_at),
-        "loadbalancer_id": owner.loadbalancer_id,
-        "project_id": owner.project_id,
-        "appliance": record.appliance,
-        **flow.model_dump(exclude={"accepted_at"}),
-    }
+def offload_row(flow: FlowRow) -> dict[str, Any]:
+    """A stored flow row by column name, its time naive UTC (what logs_offload formats)."""
+    row = dict(zip(FLOW_ROW_COLUMNS, flow, strict=True))
+    row["created_at"] = datetime.fromisoformat(row["created_at"])
+    return row
 
 
-def admin_row(record: LogRecord, owner: Owner | None) -> dict[str, Any]:
+def admin_row(row: LogRow, owner: Owner | None) -> dict[str, Any]:
+    _, appliance, source, micros, severity, message, _ = row
     return {
-        "created_at": _naive(record.time),
-        "source": record.source,
-        "severity": record.severity,
-        "appliance": record.appliance,
+        "created_at": from_micros(micros).replace(tzinfo=None),  # the database's naive UTC
+        "source": source,
+        "severity": severity,
+        "appliance": appliance,
         "loadbalancer_id": owner.loadbalancer_id if owner else None,
         "project_id": owner.project_id if owner else None,
-        "message": record.message,
+        "message": message,
     }
-
-
-def _naive(moment: datetime) -> datetime:
-    """Naive UTC, as the database stores times (the agent sends aware UTC)."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -51,7 +51,7 @@ class FakeAgent:
             request_uri=f"/r{second}",
             http_version="HTTP/1.1",
         )
-        self.buffer.add(appliance, "flow", record.accepted_at, "info", flow=record)
+        self.buffer.add(appliance, "flow", record.accepted_at, "info", flow=record.values())
 
 
 def add_appliance(sessions: sessionmaker[Session], name: str, lb_id: str) -> None:
