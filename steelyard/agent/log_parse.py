@@ -56,8 +56,11 @@ _FLOW_LINE = re.compile(
     re.ASCII | re.DOTALL,
 )
 _TERMINATION = re.compile(r"[A-Za-z-]{2,4}")
-_METHOD = re.compile(r"[A-Za-z-]{1,32}")
-_VERSION = re.compile(r"HTTP/\d(?:\.\d)?")
+# METHOD URI [VERSION]: the URI is what lies between (spaces included); no version when the
+# line was cut short.
+_REQUEST = re.compile(
+    r"(?P<method>[A-Za-z-]{1,32}) (?P<uri>.*?)(?: (?P<version>HTTP/[0-9](?:\.[0-9])?))?", re.DOTALL
+)
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_URI = 2048
 
@@ -147,12 +150,10 @@ def parse_flow_values(message: str) -> tuple[int, FlowValues] | None:
 def split_request(line: str) -> tuple[str | None, str | None, str | None]:
     """(method, URI, version) of a request line as HAProxy logs it; a line cut short has no
     version, `<BADREQ>` and `-` (TCP) have nothing."""
-    parts = line.split(" ")
-    if len(parts) < 2 or not _METHOD.fullmatch(parts[0]):
+    match = _REQUEST.fullmatch(line)
+    if match is None:
         return None, None, None
-    version = parts[-1] if len(parts) > 2 and _VERSION.fullmatch(parts[-1]) else None
-    uri = " ".join(parts[1:-1] if version else parts[1:])
-    return parts[0], clean(uri)[:MAX_URI], version
+    return match["method"], clean(match["uri"])[:MAX_URI], match["version"]
 
 
 def clean(text: str) -> str:
