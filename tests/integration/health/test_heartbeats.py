@@ -144,7 +144,7 @@ def test_a_link_down_inside_the_namespace_fails_the_appliance(
         "critical",
         appliance.lb_id,
     )
-    assert event.operator_details["appliance"] == appliance.name
+    assert (event.operator_details or {})["appliance"] == appliance.name
     assert health.notified == [appliance.lb_id]
     with sessions() as s:
         assert s.get_one(m.LoadBalancer, appliance.lb_id).applied_generation == 0

@@ -223,7 +223,7 @@ def test_a_silent_appliance_is_failed_with_an_event_and_its_lb_kicked(
         "critical",
         lb_id,
     )
-    assert event.operator_details["appliance"] == name and lb_id in event.message
+    assert (event.operator_details or {})["appliance"] == name and lb_id in event.message
     assert manager.notified == [lb_id]
     assert manager.hm.check().failed == ()  # FAILED is no longer watched
     assert manager.notified == [lb_id]
