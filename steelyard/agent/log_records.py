@@ -8,8 +8,10 @@ serializing a model per request cost more CPU than HAProxy spent serving it (ben
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any, Literal, TypeGuard
 
 from pydantic import BaseModel
@@ -40,6 +42,10 @@ _FLOW_TYPES: tuple[type, ...] = (
     str, str, int, str, str, int, int, int, int, int, int, int, int, str, str, str, str,
 )  # fmt: skip
 _REQUIRED = frozenset({"listener_id", "client_address"})  # never None
+# Type patterns of flow values already checked (LogBatch.from_json), with the getter of their
+# strings; bounded (there are at most 2^15 patterns, a handful in practice).
+_FLOW_SIGNATURES: dict[tuple[type, ...], Callable[[list[Any]], tuple[str, ...]]] = {}
+_MAX_SIGNATURES = 256
 FlowValues = tuple[Any, ...]  # FLOW_COLUMNS order: str | int | None each
 # (seq, appliance (None: the agent), source, time in microseconds since the epoch (UTC),
 #  severity, message (admin records; "" for flows), flow values (flow records) or None)
@@ -186,12 +192,29 @@ def _row(row: object) -> LogRow:
 
 
 def _flow(values: object) -> FlowValues:
+    """The values, if each has its column's type (or is None where allowed) and a bounded
+    length. Rows come in few type patterns (which fields are None): a pattern checked once
+    is known by its signature, and then only the lengths of its strings are looked at."""
     if not isinstance(values, list) or len(values) != len(FLOW_COLUMNS):
         raise LogBatchError(f"bad flow values {values!r:.200}")
+    signature = tuple(map(type, values))
+    strings = _FLOW_SIGNATURES.get(signature)
+    if strings is None:
+        strings = _check_flow_types(values)
+        if len(_FLOW_SIGNATURES) < _MAX_SIGNATURES:
+            _FLOW_SIGNATURES[signature] = strings
+    if max(map(len, strings(values))) > MAX_FIELD:
+        raise LogBatchError("a flow value longer than any the agent keeps")
+    return tuple(values)
+
+
+def _check_flow_types(values: list[Any]) -> Callable[[list[Any]], tuple[str, ...]]:
+    """Raises unless every value has its column's type; returns the getter of the strings."""
     for name, kind, value in zip(FLOW_COLUMNS, _FLOW_TYPES, values, strict=True):
         if value is None:
             if name in _REQUIRED:
                 raise LogBatchError(f"flow without {name}")
-        elif type(value) is not kind or (isinstance(value, str) and len(value) > MAX_FIELD):
+        elif type(value) is not kind:
             raise LogBatchError(f"bad flow {name} {value!r:.200}")
-    return tuple(values)
+    # At least two (listener_id and client_address): the getter answers a tuple.
+    return itemgetter(*(index for index, value in enumerate(values) if type(value) is str))

@@ -128,3 +128,18 @@ def test_admin_times_of_any_year_travel() -> None:
     buffer.add("app-1", "haproxy", early, "info", "a clock set wrong")
     received = LogBatch.from_json(wire(buffer.read(0, 10)))
     assert received.rows[0][3] == to_micros(early) and received.records[0].time == early
+
+
+def test_a_known_type_pattern_still_has_its_lengths_checked() -> None:
+    body = wire(batch())
+    rows = body["rows"]
+    assert isinstance(rows, list)
+    LogBatch.from_json(body)  # the pattern of FLOW is known now
+    long_uri = [*rows[0][6]]
+    long_uri[FLOW_COLUMNS.index("request_uri")] = "/" * 5000
+    rows.append([9, "app-1", "flow", rows[0][3], "info", "", long_uri])
+    with pytest.raises(LogBatchError):
+        LogBatch.from_json(body)
+    rows[-1][6] = [*rows[0][6][:2], "40000", *rows[0][6][3:]]  # a new pattern: checked whole
+    with pytest.raises(LogBatchError):
+        LogBatch.from_json(body)
