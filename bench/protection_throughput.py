@@ -193,7 +193,6 @@ def run_phase(
     phase: str,
     targets: dict[str, Target],
     on: Appliance,
-    backend_pids: list[int],
     args: argparse.Namespace,
     server: ServerHandle,
     pause: bool = False,
@@ -206,7 +205,7 @@ def run_phase(
             for mode, close in MODES:
                 used_before = on.table_used() if name == "on" else None
                 with paused(server, pause):
-                    result = _case(targets[name], backend_pids, close, args.duration)
+                    result = _case(targets[name], close, args.duration)
                 if name == "on":
                     result["table_used"] = [used_before, on.table_used()]
                 result.update(phase=phase, target=name, mode=mode, round=round_)
@@ -251,12 +250,14 @@ def main() -> None:
             off = _make_lb(server, ports, "off", None)
             on = _make_lb(server, ports, "on", PROTECTION_ON)
             targets = {
-                name: Target(name, f"http://{a.vip}:80/", partial(netns_pids, a.netns))
+                name: Target(
+                    name, f"http://{a.vip}:80/", partial(netns_pids, a.netns), backend_pids
+                )
                 for name, a in (("off", off), ("on", on))
             }
             extra["configs"] = {"off": off.config, "on": on.config}
             extra["observer_read"] = {"tracked": observer_read(server, on)}
-            samples += run_phase("tracked", targets, on, backend_pids, args, server)
+            samples += run_phase("tracked", targets, on, args, server)
             # Which sources the ON table held (wrk's, plus any the set-up made): a few lines.
             extra["tracked_table"] = on.runtime.command(f"show table {on.table}").splitlines()[:20]
             if args.fill:
@@ -267,11 +268,9 @@ def main() -> None:
                 print(f"filled: {fill}")
                 extra["observer_read"]["full"] = observer_read(server, on)
                 print(f"observer read: {extra['observer_read']}")
-                samples += run_phase("full", targets, on, backend_pids, args, server)
+                samples += run_phase("full", targets, on, args, server)
                 if args.paused_control:
-                    samples += run_phase(
-                        "full-paused", targets, on, backend_pids, args, server, pause=True
-                    )
+                    samples += run_phase("full-paused", targets, on, args, server, pause=True)
             log = server_log(server)
     finally:
         shutil.rmtree(work, ignore_errors=True)
