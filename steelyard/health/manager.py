@@ -101,8 +101,8 @@ class HealthManager:
         self._clock = clock
         self._status_writer = status_writer
         self.ingest = Ingest(keys)
-        self._started_at = clock()
-        self._first_seen: dict[tuple[str, str], datetime] | None = None  # before the first check
+        self._first_seen: dict[tuple[str, str], datetime] = {}
+        self._last_read_at = clock()  # when the previous check read the appliances
         self._watched = self._silent = 0
         self._status_due = 0.0
         self._reports: dict[str, ApplianceReport] = {}  # the latest per appliance
@@ -250,11 +250,12 @@ class HealthManager:
 
     def check(self) -> Verdict:
         """Judge every watched appliance; fail, or trip the circuit breaker."""
+        read_at = self._clock()
         known = self.refresh()
         with self._read_sessions() as session:
             breaker = get_breaker(session)
         now = self._clock()
-        watched = self._watched_now(known, now)
+        watched = self._watched_now(known, read_at)
         verdict = judge(watched, now, self._settings.policy, breaker)
         self._watched, self._silent = len(watched), len(verdict.silent)
         if verdict.trip:
@@ -275,19 +276,18 @@ class HealthManager:
                 self._notify(lb_id)
         return verdict
 
-    def _watched_now(self, known: list[KnownAppliance], now: datetime) -> list[Watched]:
+    def _watched_now(self, known: list[KnownAppliance], read_at: datetime) -> list[Watched]:
         watched = []
         seen: dict[tuple[str, str], datetime] = {}
-        # Watched since this manager first saw it in this status (after an allocation), or
-        # since the manager started for those there at its first check.
-        first_seen, unseen = self._first_seen, now
-        if first_seen is None:
-            first_seen, unseen = {}, self._started_at
+        # One not seen in its status by the previous check entered it after that check read
+        # the list (or, at the first check, it is watched since this manager started). That
+        # read is the bound, not this check's: a first heartbeat may arrive in between.
+        unseen = self._last_read_at
         for appliance in known:
             if appliance.status not in WATCHED_STATUSES:
                 continue
             key = (appliance.id, appliance.status)
-            seen[key] = first_seen.get(key, unseen)
+            seen[key] = self._first_seen.get(key, unseen)
             last = max(
                 (
                     t
@@ -306,5 +306,5 @@ class HealthManager:
                     haproxy_down_since=self.ingest.haproxy_down_since(appliance.name),
                 )
             )
-        self._first_seen = seen
+        self._first_seen, self._last_read_at = seen, read_at
         return watched

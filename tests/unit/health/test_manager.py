@@ -229,6 +229,28 @@ def test_a_silent_appliance_is_failed_with_an_event_and_its_lb_kicked(
     assert manager.notified == [lb_id]
 
 
+def test_a_heartbeat_heard_before_the_check_that_first_sees_the_appliance_counts(
+    sessions: Sessions, manager: Manager, clock: Clock
+) -> None:
+    """The race a CI run lost: allocated and heard between two checks, then silent. Silence
+    counts from that heartbeat (the timeout), not from the check that first listed it (the
+    grace period for one never heard)."""
+    manager.hm.check()
+    clock.advance(0.05)
+    name = add_appliance(sessions, add_lb(sessions), created=clock.now)
+    manager.hm.refresh()  # known to the receiver (as a placement tells it), not yet checked
+    clock.advance(0.05)
+    assert manager.send(beat(name, 1)) == "accepted"
+    heard_at = clock.now
+    clock.advance(0.05)
+    assert manager.hm.check().failed == ()
+    clock.advance(3.1)
+    verdict = manager.hm.check()
+    assert [f.appliance.name for f in verdict.failed] == [name]
+    assert verdict.failed[0].appliance.last_heartbeat_at == heard_at
+    assert verdict.failed[0].reason.startswith("no heartbeat for 3.1 s")
+
+
 def test_a_silent_spare_is_not_failed(sessions: Sessions, manager: Manager, clock: Clock) -> None:
     """Spares have no address to send heartbeats from; the spare pool checks them itself."""
     spare = add_appliance(sessions, None, status="READY")
