@@ -1,8 +1,9 @@
 """GET /metrics: Prometheus text exposition (admins only; a scraper sends an admin key as
 X-Auth-Token or HTTP Basic password) of every load balancer, listener, pool and member
 (counters, HTTP responses by status class, operating statuses), the health managers'
-heartbeats, appliances by status, and, when this process keeps them (Services.control_metrics),
-its API requests and reconciles, which `RequestCounter` and the reconciler report.
+heartbeats, appliances by status, webhook deliveries by state, and, when this process keeps
+them (Services.control_metrics), its API requests and reconciles, which `RequestCounter` and
+the reconciler report, and its log pipeline's counters.
 """
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from steelyard.db.metrics import DeploymentMetrics, Level, ObjectMetrics, deploy
 from steelyard.model.enums import OperatingStatus
 from steelyard.model.exposition import CONTENT_TYPE, Family, Kind, render
 from steelyard.model.health import HEARTBEAT_OUTCOMES
+from steelyard.model.webhook import DELIVERY_STATES
 
 router = APIRouter()
 
@@ -79,7 +81,14 @@ def deployment_families(found: DeploymentMetrics) -> list[Family]:
         "steelyard_health_circuit_breaker_tripped", "gauge", "1 while failover is held back"
     )
     breaker.add(int(found.breaker_tripped))
-    return [*families, rejections, appliances, heartbeats, breaker]
+    deliveries = Family(
+        "steelyard_webhook_deliveries",
+        "gauge",
+        "Webhook deliveries by state; dead ones gave up and wait for an operator's retry",
+    )
+    for state in DELIVERY_STATES:
+        deliveries.add(found.webhook_deliveries.get(state, 0), state=state)
+    return [*families, rejections, appliances, heartbeats, breaker, deliveries]
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

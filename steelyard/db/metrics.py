@@ -36,6 +36,7 @@ class DeploymentMetrics:
     appliances: dict[str, int]  # by status
     heartbeats: HeartbeatCounts  # summed over the health managers
     breaker_tripped: bool
+    webhook_deliveries: dict[str, int]  # by state: pending, delivered, dead
 
 
 def _traffic(row: Any, offset: int) -> Traffic:
@@ -133,6 +134,9 @@ def deployment_metrics(session: Session) -> DeploymentMetrics:
         session.execute(select(m.Appliance.status, func.count()).group_by(m.Appliance.status)).all()
     )
     health = health_overview(session)
+    deliveries = session.execute(
+        select(m.WebhookDelivery.state, func.count()).group_by(m.WebhookDelivery.state)
+    ).all()
     return DeploymentMetrics(
         objects={
             "loadbalancer": loadbalancers,
@@ -143,4 +147,5 @@ def deployment_metrics(session: Session) -> DeploymentMetrics:
         appliances={str(status): int(count) for status, count in appliances.items()},
         heartbeats=health.heartbeats,
         breaker_tripped=health.circuit_breaker.tripped,
+        webhook_deliveries={str(state): int(count) for state, count in deliveries},
     )

@@ -229,6 +229,7 @@ def start_control_plane(settings: ServerSettings) -> Running:
     logs = start_log_collector(
         settings, sessions, agent_process.url, client_ssl_context(pki), utcnow
     )
+    control_metrics.include(logs.families)
     return Running(
         sessions, read_sessions, agent_process, agent, workers, observer, health, spares,
         webhooks, thresholds, control_metrics, usage, logs=logs,

@@ -7,6 +7,7 @@ of counters.
 
 import bisect
 import threading
+from collections.abc import Callable
 
 from steelyard.model.exposition import Family, Labels, histogram
 
@@ -25,6 +26,11 @@ class ControlPlaneMetrics:
         self._lock = threading.Lock()
         self._requests: dict[tuple[str, str], int] = {}
         self._reconciles: dict[str, tuple[list[int], float]] = {}
+        self._sources: list[Callable[[], list[Family]]] = []
+
+    def include(self, source: Callable[[], list[Family]]) -> None:
+        """Show the families another part of this process counts (the log collector's)."""
+        self._sources.append(source)
 
     def api_request(self, method: str, status_code: int) -> None:
         # Methods are few; anything else is one label value, not one per client's whim.
@@ -56,4 +62,4 @@ class ControlPlaneMetrics:
             RECONCILE_BOUNDS,
             by_outcome,
         )
-        return [api, done, took]
+        return [api, done, took, *(family for source in self._sources for family in source())]

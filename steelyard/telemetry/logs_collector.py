@@ -31,6 +31,7 @@ from steelyard.db.logs import (
     stored_time,
     table_state,
 )
+from steelyard.model.exposition import Family
 from steelyard.telemetry.logs_offload import admin_message, flow_message
 from steelyard.telemetry.logs_retention import Retention, plan_prune
 from steelyard.telemetry.syslog_sender import SyslogSender
@@ -51,7 +52,7 @@ class CollectorCounters:
     flow_rows: int = 0
     admin_rows: int = 0
     unowned_flows: int = 0  # flow records of appliances that serve no load balancer
-    agent_dropped: int = 0  # what the agent's buffers evicted before being read
+    agent_dropped: int = 0  # what the agent's buffers evicted before being read (all epochs)
     pruned: int = 0
 
 
@@ -67,6 +68,7 @@ class LogCollector:
     counters: CollectorCounters = field(default_factory=CollectorCounters)
     _epoch: str | None = None
     _cursor: int = 0
+    _dropped_before_epoch: int = 0  # agent_dropped of the agent's earlier epochs
     _owners: dict[str, Owner] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -111,10 +113,12 @@ class LogCollector:
             if self._epoch is not None:
                 log.info("log collector: the agent restarted; reading its logs from the start")
                 batch = self.agent.logs(0, BATCH)
+                self._dropped_before_epoch = self.counters.agent_dropped
             self._epoch = batch.epoch
-        if batch.dropped > self.counters.agent_dropped:
-            log.warning("the agent dropped %d log records unread", batch.dropped)
-            self.counters.agent_dropped = batch.dropped
+        dropped = self._dropped_before_epoch + batch.dropped
+        if dropped > self.counters.agent_dropped:
+            log.warning("the agent dropped %d log records unread", dropped)
+            self.counters.agent_dropped = dropped
         self._store(batch.rows)
         self._cursor = batch.cursor
         return len(batch.rows)
@@ -128,6 +132,36 @@ class LogCollector:
                 removed += prune(session, table, plan.older_than, plan.ids_up_to)
         self.counters.pruned += removed
         return removed
+
+    def families(self) -> list[Family]:
+        """The pipeline's counters for /metrics, since this process started."""
+        counters = self.counters
+        stored = Family("steelyard_log_records_stored_total", "counter", "Log records stored")
+        stored.add(counters.flow_rows, kind="flow")
+        stored.add(counters.admin_rows, kind="admin")
+        lost = Family(
+            "steelyard_log_records_lost_total",
+            "counter",
+            "Log records never stored: evicted from the agent's buffer before the collector "
+            "read them, or flow records of an appliance that serves no load balancer",
+        )
+        lost.add(counters.agent_dropped, reason="agent_buffer_full")
+        lost.add(counters.unowned_flows, reason="no_loadbalancer")
+        pruned = Family(
+            "steelyard_log_rows_pruned_total", "counter", "Stored log rows removed by retention"
+        )
+        pruned.add(counters.pruned)
+        offload = Family(
+            "steelyard_log_offload_messages_total",
+            "counter",
+            "Syslog messages sent to a remote target, or dropped from its full queue",
+        )
+        for stream, senders in (("flow", self.flow_targets), ("admin", self.admin_targets)):
+            for sender in senders:
+                target = str(sender.target)
+                offload.add(sender.sent, stream=stream, target=target, outcome="sent")
+                offload.add(sender.dropped, stream=stream, target=target, outcome="dropped")
+        return [stored, lost, pruned, offload]
 
     def _store(self, rows: list[LogRow]) -> None:
         if not rows:

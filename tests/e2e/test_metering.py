@@ -1,7 +1,8 @@
 """Metering end to end: real requests through a netns load balancer (200s and 404s from real
 backends) show up exactly in /metrics (read with the official Prometheus parser) at the
 listener, pool and member level, in Octavia's load balancer and amphora stats, and as bytes in
-the usage records; the control plane's own metrics count the API and the reconciles."""
+the usage records; the control plane's own metrics count the API, the reconciles and the flow
+log records."""
 
 import os
 from collections.abc import Iterator
@@ -119,6 +120,18 @@ def test_requests_are_counted_exactly_everywhere(server: ServerHandle) -> None:
         assert total(found, "steelyard_reconciles", outcome="applied") >= 1
         assert total(found, "steelyard_heartbeats", outcome="accepted") > 0
         assert total(found, "steelyard_appliances", status="ALLOCATED") == 1
+        assert total(found, "steelyard_webhook_deliveries", state="dead") == 0
+
+        def logged() -> dict[str, Metric] | None:
+            found = scrape(admin)  # the collector reads the agent every 0.5 s
+            done = total(found, "steelyard_log_records_stored", kind="flow") >= requests
+            return found if done else None
+
+        found = wait_until(logged, timeout_s=10)
+        # every request is one flow record, a listener check may be one more; none was lost
+        assert total(found, "steelyard_log_records_stored", kind="flow") <= requests + probes
+        assert total(found, "steelyard_log_records_lost") == 0
+        assert total(found, "steelyard_log_records_stored", kind="admin") > 0  # HAProxy started
 
         stats = api.get(f"/v2/lbaas/loadbalancers/{lb['id']}/stats").json()["stats"]
         assert stats["total_connections"] >= requests and stats["bytes_in"] == bytes_in

@@ -232,3 +232,17 @@ def test_a_restarted_agent_is_read_from_its_start(
     with sessions() as session:
         messages: list[Any] = [row.message for row in session.query(m.AdminLog)]
     assert messages[-1] == "agent started again"
+
+
+def test_records_the_agent_evicted_are_counted_across_its_restarts(
+    world: tuple[Json, Json, LogCollector, FakeAgent],
+) -> None:
+    _, _, collector, agent = world
+    for epoch in range(2):
+        agent.buffer = LogBuffer(capacity=2)
+        for second in range(5):
+            agent.flow("mine-0", second, 200, "198.51.100.7")  # three evicted unread
+        assert collector.poll_once() == 2
+        assert collector.counters.agent_dropped == 3 * (epoch + 1)
+    assert collector.poll_once() == 0
+    assert collector.counters.agent_dropped == 6  # the same epoch's count is not added twice

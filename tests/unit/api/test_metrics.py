@@ -1,8 +1,9 @@
 """GET /metrics: valid Prometheus exposition (parsed with the official client's parser) of
 every load balancer, listener, pool and member, hostile label values included, and the
-control plane's own metrics."""
+control plane's own metrics (the log pipeline's among them)."""
 
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -12,11 +13,15 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session, sessionmaker
 
+from steelyard.agent.log_buffer import LogBuffer
 from steelyard.api.app import create_app
 from steelyard.api.services import Services
 from steelyard.api.settings import ApiSettings
 from steelyard.db import models
 from steelyard.telemetry.control import ControlPlaneMetrics
+from steelyard.telemetry.logs_collector import LogCollector
+from steelyard.telemetry.syslog_sender import SyslogSender, Target
+from tests.unit.api.test_logs import T0, FakeAgent, add_appliance
 
 Factory = Callable[..., dict[str, Any]]
 
@@ -177,3 +182,81 @@ def test_control_plane_metrics_count_api_requests_and_reconciles(
     assert (buckets[("failed", "60.0")], buckets[("failed", "+Inf")]) == (0, 1)
     totals = {s.labels["outcome"]: s.value for s in found["steelyard_reconciles"].samples}
     assert totals == {"applied": 2, "failed": 1}
+
+
+def test_webhook_deliveries_are_exposed_by_state(
+    make_client: Callable[..., TestClient], sessions: sessionmaker[Session]
+) -> None:
+    """Dead letters are what an operator alerts on: every state is there, zeros included."""
+
+    def gauge() -> dict[str, float]:
+        found = families_of(make_client(project=None).get("/metrics").text)
+        family = found["steelyard_webhook_deliveries"]
+        assert family.type == "gauge"
+        return {s.labels["state"]: s.value for s in family.samples}
+
+    assert gauge() == {"pending": 0, "delivered": 0, "dead": 0}
+    with sessions.begin() as session:
+        for index, state in enumerate(["dead", "pending", "dead", "delivered", "dead"]):
+            session.add(
+                models.WebhookDelivery(
+                    id=f"d{index}", webhook_id="w", event_id=f"e{index}",
+                    event_type="member.operating_status", state=state,
+                    created_at=datetime(2026, 1, 1),
+                )
+            )  # fmt: skip
+    assert gauge() == {"pending": 1, "delivered": 1, "dead": 3}
+
+
+@pytest.fixture
+def udp_receiver() -> Iterator[socket.socket]:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(5)
+        yield sock
+
+
+def test_the_log_pipelines_counters_are_exposed(
+    make_lb: Factory, sessions: sessionmaker[Session], udp_receiver: socket.socket
+) -> None:
+    """Stored, lost (evicted in the agent, or of no load balancer), pruned and offloaded
+    records, through a real collector and a real syslog sender on loopback."""
+    lb = make_lb()
+    add_appliance(sessions, "mine-0", lb["id"])
+    agent = FakeAgent()
+    agent.buffer = LogBuffer(capacity=3)  # per appliance: the oldest go first
+    sender = SyslogSender(Target("udp", "127.0.0.1", udp_receiver.getsockname()[1]))
+    collector = LogCollector(
+        sessions, agent, lambda: T0.replace(tzinfo=None), flow_targets=[sender]
+    )
+    control = ControlPlaneMetrics()
+    control.include(collector.families)
+    for second in range(5):
+        agent.flow("mine-0", second, 200, "198.51.100.7")  # two evicted before being read
+    agent.flow("spare-0", 9, 200, "198.51.100.7")  # serves no load balancer
+    agent.buffer.add(None, "agent", T0, "info", "agent started")
+    sender.start()
+    try:
+        assert collector.poll_once() == 5
+        assert len([udp_receiver.recv(2000) for _ in range(3)]) == 3
+    finally:
+        sender.stop()
+    app = create_app(
+        ApiSettings(auth="noauth"),
+        sessions,
+        lambda _: None,
+        services=Services(control_metrics=control),
+    )
+    found = families_of(TestClient(app, headers={"X-Roles": "admin"}).get("/metrics").text)
+
+    def values(name: str, label: str) -> dict[str, float]:
+        assert found[name].type == "counter"
+        return {s.labels[label]: s.value for s in found[name].samples if s.name.endswith("_total")}
+
+    assert values("steelyard_log_records_stored", "kind") == {"flow": 3, "admin": 1}
+    lost = values("steelyard_log_records_lost", "reason")
+    assert lost == {"agent_buffer_full": 2, "no_loadbalancer": 1}
+    assert values("steelyard_log_offload_messages", "outcome") == {"sent": 3, "dropped": 0}
+    offload_labels = samples(found["steelyard_log_offload_messages"])[0][0]
+    assert offload_labels["target"] == str(sender.target) and offload_labels["stream"] == "flow"
+    assert found["steelyard_log_rows_pruned"].samples[0].value == 0
