@@ -5,6 +5,11 @@ so the receiver's hot path is this and one `recv`.
 Replays: a heartbeat whose sequence number is not above the last one accepted for its
 appliance is dropped. The last numbers are kept in memory and start from the database's
 `heartbeat_seq` (`refresh`), so a restarted health manager still refuses old datagrams.
+
+Strangers: an authentic heartbeat of an appliance missing from the list is held until the next
+`refresh` (a new appliance's first heartbeat can beat the health manager's next read of the
+list), then taken in if the appliance is listed by then, else counted `unknown`; at most
+`MAX_HELD` wait, the rest are counted `unknown` at once.
 """
 
 import threading
@@ -15,6 +20,9 @@ from steelyard.db.appliance_health import KnownAppliance
 from steelyard.model.health import HEARTBEAT_OUTCOMES, HeartbeatCounts
 from steelyard.model.heartbeat import Heartbeat, HeartbeatRejected, Keyring, decode
 
+MAX_HELD = 1024
+HELD = "held"  # accept's answer for a stranger's heartbeat that waits for the next refresh
+
 
 @dataclass(frozen=True, slots=True)
 class Received:
@@ -24,7 +32,8 @@ class Received:
 
 
 class Ingest:
-    """Called by one receiver thread (`accept`) and one worker thread (the rest)."""
+    """Called by one receiver thread (`accept`) and one worker thread (the rest); what both
+    touch (the list, the tables, the counts) changes under the lock."""
 
     def __init__(self, keys: Keyring) -> None:
         self._keys = keys
@@ -35,36 +44,46 @@ class Ingest:
         self._pending: dict[str, Received] = {}
         self._last_heard: dict[str, datetime] = {}
         self._haproxy_down_since: dict[str, datetime] = {}
+        self._held: list[tuple[Heartbeat, datetime]] = []
 
     def accept(self, data: bytes, now: datetime) -> str:
-        """Take one datagram; returns its outcome (one of HEARTBEAT_OUTCOMES)."""
+        """Take one datagram; returns its outcome (one of HEARTBEAT_OUTCOMES), or HELD."""
         try:
             heartbeat = decode(data, self._keys)
         except HeartbeatRejected as exc:
-            return self._count(exc.reason)
-        name = heartbeat.appliance
-        known = self._known.get(name)
-        if known is None:
-            return self._count("unknown")
+            with self._lock:
+                return self._count(exc.reason)
         with self._lock:
-            if heartbeat.seq <= self._last_seq.get(name, 0):
-                return self._count("replayed")
-            self._last_seq[name] = heartbeat.seq
-            self._pending[name] = Received(heartbeat, now, known)
-            self._last_heard[name] = now
-            # Before the first config HAProxy is not meant to run (a booting appliance, a spare).
-            if heartbeat.haproxy_running or heartbeat.generation is None:
-                self._haproxy_down_since.pop(name, None)
-            else:
-                self._haproxy_down_since.setdefault(name, now)
-        return self._count("accepted")
+            known = self._known.get(heartbeat.appliance)
+            if known is not None:
+                return self._count(self._take_in(heartbeat, now, known))
+            if len(self._held) >= MAX_HELD:
+                return self._count("unknown")
+            self._held.append((heartbeat, now))
+            return HELD
+
+    def _take_in(self, heartbeat: Heartbeat, now: datetime, known: KnownAppliance) -> str:
+        """Under the lock: the heartbeat of a listed appliance, accepted or replayed."""
+        name = heartbeat.appliance
+        if heartbeat.seq <= self._last_seq.get(name, 0):
+            return "replayed"
+        self._last_seq[name] = heartbeat.seq
+        self._pending[name] = Received(heartbeat, now, known)
+        self._last_heard[name] = now
+        # Before the first config HAProxy is not meant to run (a booting appliance, a spare).
+        if heartbeat.haproxy_running or heartbeat.generation is None:
+            self._haproxy_down_since.pop(name, None)
+        else:
+            self._haproxy_down_since.setdefault(name, now)
+        return "accepted"
 
     def _count(self, outcome: str) -> str:
         self._counts[outcome] += 1
         return outcome
 
     def counts(self) -> HeartbeatCounts:
-        return HeartbeatCounts(**self._counts)
+        with self._lock:
+            return HeartbeatCounts(**self._counts)
 
     def take(self) -> list[Received]:
         """The latest heartbeat of each appliance heard since the last call."""
@@ -83,6 +102,10 @@ class Ingest:
                 for name in [name for name in table if name not in by_name]:
                     del table[name]
             self._known = by_name
+            held, self._held = self._held, []
+            for heartbeat, at in held:
+                listed = by_name.get(heartbeat.appliance)
+                self._count("unknown" if listed is None else self._take_in(heartbeat, at, listed))
 
     def last_heard(self, name: str) -> datetime | None:
         return self._last_heard.get(name)

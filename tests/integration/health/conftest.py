@@ -176,9 +176,8 @@ def place(
                 )
             )
             s.commit()
-        # The manager learns appliances from the database every check; a heartbeat sent before
-        # that is counted `unknown` (it happened in CI once the agent sent its first at once).
-        health.manager.refresh()
+        # Not refreshed here: the manager learns appliances at its next check, and a heartbeat
+        # sent before that waits for it (the tests count no `unknown`).
         targets = [f"{vip_network.gateway}:{health.port}", *extra_targets]
         agent.client.ensure_appliance(name, placed.netns, heartbeat_to=targets)
         assert vip.address is not None

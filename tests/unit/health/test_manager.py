@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from steelyard.db import models as m
 from steelyard.db.appliance_health import get_breaker, release_breaker
+from steelyard.health import ingest
+from steelyard.health.ingest import HELD
 from steelyard.health.manager import HealthManager, HealthSettings
 from steelyard.model.heartbeat import (
     MAX_DATAGRAM,
@@ -123,7 +125,7 @@ def test_datagrams_are_counted_by_outcome(sessions: Sessions, clock: Clock) -> N
         assert hm.send(good) == "replayed"
         assert hm.send(beat(name, 9)) == "replayed"
         assert hm.send(beat(name, 11)) == "accepted"
-        assert hm.send(beat("stranger-0", 1)) == "unknown"
+        assert hm.send(beat("stranger-0", 1)) == HELD  # until the next refresh lists it or not
         forged = bytearray(beat(name, 12))
         forged[-1] ^= 1
         assert hm.send(bytes(forged)) == "forged"
@@ -133,6 +135,7 @@ def test_datagrams_are_counted_by_outcome(sessions: Sessions, clock: Clock) -> N
         )
         assert hm.send(b"\x01" * (MAX_DATAGRAM + 1)) == "oversized"
         assert hm.send(b"\x00garbage") == "malformed"
+        hm.hm.refresh()
         counts = hm.hm.ingest.counts()
         assert counts.model_dump() == {
             "accepted": 2,
@@ -144,6 +147,29 @@ def test_datagrams_are_counted_by_outcome(sessions: Sessions, clock: Clock) -> N
         }
     finally:
         hm.hm.stop()
+
+
+def test_a_new_appliances_heartbeat_waits_for_the_next_refresh(
+    sessions: Sessions, manager: Manager, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first heartbeat can beat the manager's next read of the list: it is held, then taken
+    in with its arrival time once the appliance is listed; only strangers count as unknown."""
+    name = add_appliance(sessions, add_lb(sessions))
+    assert manager.send(beat(name, 1)) == HELD
+    arrived = clock.now
+    assert manager.send(beat("stranger-0", 1)) == HELD
+    monkeypatch.setattr(ingest, "MAX_HELD", 2)
+    assert manager.send(beat("stranger-1", 1)) == "unknown"  # no room to wait
+    clock.advance(0.3)
+    manager.hm.refresh()
+    assert manager.hm.ingest.last_heard(name) == arrived
+    counts = manager.hm.ingest.counts()
+    assert (counts.accepted, counts.unknown, counts.replayed) == (1, 2, 0)
+    manager.hm.flush()
+    assert appliance(sessions, name).last_heartbeat_at == arrived
+    assert manager.send(beat(name, 1)) == "replayed"
+    manager.hm.refresh()
+    assert manager.hm.ingest.counts().unknown == 2  # nothing held twice
 
 
 def test_a_flush_records_the_latest_heartbeat_in_one_go(
