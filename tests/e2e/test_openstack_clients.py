@@ -1,6 +1,7 @@
 """The real OpenStack clients, unchanged, against a running Steelyard (process driver):
 
-- the `openstack loadbalancer` commands (python-octaviaclient, subprocesses) create, show,
+- the `openstack loadbalancer` commands (python-octaviaclient, each command a process of its
+  own forked from one that imported the client: tests/support/openstack_cli.py) create, show,
   list, set, unset and delete every object type, load balancers with --wait reaching ACTIVE;
 - openstacksdk's `load_balancer` proxy does the same;
 - clouds.yaml with `http_basic` (a member's key from `steelyard keys create` as password) and
@@ -25,6 +26,7 @@ import yaml
 
 from tests.e2e.harness import ServerHandle, running_server, wait_until
 from tests.support.certs import TestCA
+from tests.support.openstack_cli import OpenstackCli
 
 # openstacksdk warns about its own future removals; those are not ours to fix.
 pytestmark = [
@@ -63,13 +65,10 @@ class Clouds:
     path: Path  # clouds.yaml
     subnet: str  # the default VIP subnet of the keys server
     certificate: str  # a server certificate and key in the secret store (its reference URL)
+    cli: OpenstackCli
 
     def run(self, cloud: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [OPENSTACK, "--os-cloud", cloud, *args],
-            capture_output=True, text=True, timeout=180, cwd=self.path.parent,
-            env={**os.environ, "OS_CLIENT_CONFIG_FILE": str(self.path)},
-        )  # fmt: skip
+        return self.cli.run(["--os-cloud", cloud, *args])
 
     def osc(self, cloud: str, *args: str) -> Any:
         """One `openstack` command; its output when asked for JSON (`-f json`)."""
@@ -81,7 +80,7 @@ class Clouds:
 @pytest.fixture(scope="module")
 def clouds(
     tmp_path_factory: pytest.TempPathFactory, keys_server: ServerHandle, noauth_server: ServerHandle
-) -> Clouds:
+) -> Iterator[Clouds]:
     state = str(keys_server.state_dir)
     member, reader, admin = (
         _steelyard("keys", "create", "--project", project, "--role", role, "--state-dir", state)
@@ -110,7 +109,11 @@ def clouds(
         upload = {"secret": {"name": "web", "pem": TestCA().issue("web.example").bundle()}}
         created = api.post("/v2/steelyard/secrets", json=upload)
         assert created.status_code == 201, created.text
-    return Clouds(path, subnet, created.json()["secret"]["secret_ref"])
+    cli = OpenstackCli({**os.environ, "OS_CLIENT_CONFIG_FILE": str(path)}, path.parent)
+    try:
+        yield Clouds(path, subnet, created.json()["secret"]["secret_ref"], cli)
+    finally:
+        cli.close()
 
 
 # --- the openstack CLI ------------------------------------------------------------------------
@@ -206,7 +209,28 @@ CLI_OBJECTS = [
 ]  # fmt: skip
 
 
-@pytest.mark.timeout(900)  # ~70 commands of ~2 s each (Python start-up), more on a busy host
+def test_the_installed_openstack_script_answers_as_the_forked_commands_do(clouds: Clouds) -> None:
+    lb = clouds.osc(
+        "member", LB, "create", "--name", "script", "--vip-subnet-id", clouds.subnet, *JSON
+    )
+    script = subprocess.run(
+        [OPENSTACK, "--os-cloud", "member", LB, "show", lb["id"], *JSON],
+        capture_output=True, text=True, timeout=180, cwd=clouds.path.parent,
+        env={**os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds.path)},
+    )  # fmt: skip
+    assert script.returncode == 0, script.stderr
+    forked = clouds.run("member", LB, "show", lb["id"], *JSON)
+    assert forked.returncode == 0, forked.stderr
+    drop = ("provisioning_status", "operating_status", "updated_at")
+    assert {k: v for k, v in json.loads(script.stdout).items() if k not in drop} == {
+        k: v for k, v in json.loads(forked.stdout).items() if k not in drop
+    }
+    assert json.loads(forked.stdout)["name"] == "script"
+    missing = clouds.run("member", LB, "show", "no-such-lb")
+    assert missing.returncode == 1 and "no-such-lb" in missing.stderr
+    clouds.osc("member", LB, "delete", lb["id"], "--wait")
+
+
 def test_openstack_cli_manages_every_object_type(clouds: Clouds) -> None:
     """Per type: create, list, set, unset, show (what set left and unset reset), delete.
     Only the load balancer's create and the deletes wait: writes to a busy load balancer
