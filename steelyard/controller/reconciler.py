@@ -179,7 +179,14 @@ class Reconciler:
     def _apply(self, lb_id: str, snap: LbSnapshot) -> Result:
         if snap.provider == NOOP_PROVIDER:  # Octavia's noop driver: statuses settle, nothing runs
             with self._sessions() as session:
-                record_applied(session, lb_id, snap.generation, snap.doomed, self._clock())
+                record_applied(
+                    session,
+                    lb_id,
+                    snap.generation,
+                    snap.doomed,
+                    self._clock(),
+                    resyncs_seen=snap.resyncs_requested,
+                )
                 session.commit()
             return Result("applied", "noop provider")
         topology = Topology(snap.topology)
@@ -203,7 +210,14 @@ class Reconciler:
         else:
             raise RuntimeError(f"appliances did not settle in {MAX_PASSES} passes")
         with self._sessions() as session:
-            record_applied(session, lb_id, snap.generation, snap.doomed, self._clock())
+            record_applied(
+                session,
+                lb_id,
+                snap.generation,
+                snap.doomed,
+                self._clock(),
+                resyncs_seen=snap.resyncs_requested,
+            )
             complete_repairs(session, lb_id, snap.generation, self._clock())
             session.commit()
         return Result("applied", ", ".join(actions))

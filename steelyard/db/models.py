@@ -96,6 +96,8 @@ class LoadBalancer(Provisioned, Base):
     # reconcile bookkeeping
     desired_generation: Mapped[int] = mapped_column(Integer, default=1)
     applied_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # one more for every resync asked for (db/operating.request_resync, migration 0016)
+    resyncs_requested: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     deleting: Mapped[bool] = mapped_column(Boolean, default=False)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

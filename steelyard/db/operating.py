@@ -63,11 +63,13 @@ def set_loadbalancer_status(
 
 
 def request_resync(session: Session, lb_id: str) -> None:
-    """The appliance lost its config (restart, crash): make the load balancer dirty again."""
+    """The appliance lost its config (restart, crash), or an operator or drift asks for the
+    config again: make the load balancer dirty, and count the request so that an apply already
+    running does not mark it clean (db/outcomes.record_applied)."""
     session.execute(
         update(m.LoadBalancer)
         .where(m.LoadBalancer.id == lb_id, m.LoadBalancer.deleting.is_(False))
-        .values(applied_generation=0)
+        .values(applied_generation=0, resyncs_requested=m.LoadBalancer.resyncs_requested + 1)
     )
     session.execute(
         update(m.Appliance).where(m.Appliance.loadbalancer_id == lb_id).values(applied_generation=0)

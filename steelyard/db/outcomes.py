@@ -63,13 +63,22 @@ def _remove_doomed(session: Session, doomed: Doomed) -> None:
 
 
 def record_applied(
-    session: Session, lb_id: str, generation: int, doomed: Doomed, now: datetime
+    session: Session,
+    lb_id: str,
+    generation: int,
+    doomed: Doomed,
+    now: datetime,
+    *,
+    resyncs_seen: int,
 ) -> None:
     """The data plane matches `generation`. Statuses settle only if nothing newer is queued:
-    a write that arrived during the apply keeps its PENDING status until its own apply."""
+    a write that arrived during the apply keeps its PENDING status until its own apply. A
+    resync asked for during the apply (more than `resyncs_seen`, the snapshot's count) keeps
+    the load balancer dirty: the next run ensures every appliance again."""
     _remove_doomed(session, doomed)
     lb = session.get_one(m.LoadBalancer, lb_id)
-    lb.applied_generation = max(lb.applied_generation, generation)
+    if lb.resyncs_requested == resyncs_seen:
+        lb.applied_generation = max(lb.applied_generation, generation)
     lb.attempts = 0
     lb.next_attempt_at = None
     lb.last_error = None

@@ -74,6 +74,7 @@ class Doomed:
 class LbSnapshot:
     generation: int
     applied_generation: int
+    resyncs_requested: int  # record_applied's guard against a resync asked for meanwhile
     deleting: bool
     topology: str
     provider: str  # "appliance", or "noop": the API only, no data plane
@@ -232,6 +233,7 @@ def load_snapshot(session: Session, lb_id: str) -> LbSnapshot | None:
     return LbSnapshot(
         generation=lb.desired_generation,
         applied_generation=lb.applied_generation,
+        resyncs_requested=lb.resyncs_requested,
         deleting=lb.deleting,
         topology=lb.topology,
         provider=lb.provider,

@@ -344,7 +344,14 @@ def test_load_balancer_cascade_and_listener_delete_remove_policies(
     with sessions.begin() as session:
         snapshot = load_snapshot(session, lb["id"])
         assert snapshot is not None
-        record_applied(session, lb["id"], snapshot.generation, snapshot.doomed, utcnow())
+        record_applied(
+            session,
+            lb["id"],
+            snapshot.generation,
+            snapshot.doomed,
+            utcnow(),
+            resyncs_seen=snapshot.resyncs_requested,
+        )
     policy = client.get(URL).json()["l7policies"][0]
     assert (policy["provisioning_status"], policy["operating_status"]) == ("ACTIVE", "ONLINE")
     rule = client.get(f"{URL}/{policy['id']}/rules").json()["rules"][0]
@@ -357,7 +364,14 @@ def test_load_balancer_cascade_and_listener_delete_remove_policies(
         assert snapshot.doomed.l7policies == (policy["id"],)
         assert snapshot.doomed.l7rules == (rule["id"],)
         assert snapshot.spec.listeners == ()
-        record_applied(session, lb["id"], snapshot.generation, snapshot.doomed, utcnow())
+        record_applied(
+            session,
+            lb["id"],
+            snapshot.generation,
+            snapshot.doomed,
+            utcnow(),
+            resyncs_seen=snapshot.resyncs_requested,
+        )
     assert client.get(f"{URL}/{policy['id']}").status_code == 404
 
     listener = client.post(

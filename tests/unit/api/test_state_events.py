@@ -48,7 +48,9 @@ def apply(sessions: sessionmaker[Session], lb_id: str, now: datetime = T0) -> No
     with sessions.begin() as session:
         snap = load_snapshot(session, lb_id)
         assert snap is not None
-        record_applied(session, lb_id, snap.generation, snap.doomed, now)
+        record_applied(
+            session, lb_id, snap.generation, snap.doomed, now, resyncs_seen=snap.resyncs_requested
+        )
 
 
 def observe(sessions: sessionmaker[Session], tree: Json, member: S, pool: S, now: datetime) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from steelyard.db import models as m
 from steelyard.db.leases import claim_next, new_owner_id, release
+from steelyard.db.operating import request_resync
 from steelyard.db.outcomes import record_applied, record_deleted, record_failure
 from steelyard.db.snapshot import load_snapshot
 from tests.unit.dbrows import T0, Sessions, add_lb
@@ -73,16 +74,41 @@ def test_applied_settles_statuses_only_when_nothing_newer_is_queued(sessions: Se
     with sessions() as s:
         snap = load_snapshot(s, lb_id)
         assert snap is not None
-        record_applied(s, lb_id, 1, snap.doomed, T0)  # generation 2 is still queued
+        # generation 2 is still queued
+        record_applied(s, lb_id, 1, snap.doomed, T0, resyncs_seen=snap.resyncs_requested)
         s.commit()
         lb = s.get_one(m.LoadBalancer, lb_id)
         assert (lb.applied_generation, lb.provisioning_status) == (1, "PENDING_CREATE")
         assert s.get_one(m.Listener, listener).provisioning_status == "PENDING_CREATE"
-        record_applied(s, lb_id, 2, snap.doomed, T0)
+        record_applied(s, lb_id, 2, snap.doomed, T0, resyncs_seen=snap.resyncs_requested)
         s.commit()
         s.expire_all()
         assert s.get_one(m.LoadBalancer, lb_id).provisioning_status == "ACTIVE"
         assert s.get_one(m.Listener, listener).provisioning_status == "ACTIVE"
+
+
+def test_a_resync_asked_for_during_an_apply_is_not_lost(sessions: Sessions) -> None:
+    """An operator's resync (or a drift repair, or a failover) while generation 2 is being
+    applied: the apply settles the statuses but the load balancer stays dirty with nothing
+    applied, so the next run ensures every appliance again."""
+    lb_id = add_lb(sessions, desired=2, applied=1)
+    with sessions() as s:
+        during = load_snapshot(s, lb_id)  # the apply of generation 2 starts
+        assert during is not None
+        request_resync(s, lb_id)
+        s.commit()
+        record_applied(s, lb_id, 2, during.doomed, T0, resyncs_seen=during.resyncs_requested)
+        s.commit()
+        s.expire_all()
+        lb = s.get_one(m.LoadBalancer, lb_id)
+        assert (lb.applied_generation, lb.provisioning_status) == (0, "ACTIVE")
+    assert claim_next(sessions, "a/1/x", T0, TTL) == lb_id
+    with sessions() as s:
+        after = load_snapshot(s, lb_id)  # the next run: a full one (nothing applied)
+        assert after is not None and after.applied_generation == 0
+        record_applied(s, lb_id, 2, after.doomed, T0, resyncs_seen=after.resyncs_requested)
+        s.commit()
+        assert s.get_one(m.LoadBalancer, lb_id).applied_generation == 2
 
 
 def test_doomed_children_are_removed_after_apply(sessions: Sessions) -> None:
@@ -94,7 +120,7 @@ def test_doomed_children_are_removed_after_apply(sessions: Sessions) -> None:
         assert snap is not None
         assert [li.id for li in snap.spec.listeners] == [keep]
         assert snap.doomed.listeners == (doomed,)
-        record_applied(s, lb_id, 1, snap.doomed, T0)
+        record_applied(s, lb_id, 1, snap.doomed, T0, resyncs_seen=snap.resyncs_requested)
         s.commit()
         assert s.get(m.Listener, doomed) is None
         assert s.get(m.Listener, keep) is not None
