@@ -8,7 +8,9 @@ from typing import Protocol
 class VipPlacement:
     """Where an appliance sits on the VIP network and how it holds the VIP. Three ways:
 
-    - SINGLE: `address` is the VIP itself.
+    - SINGLE: `address` is the VIP itself (`is_vip`). `ensure` does not announce it: a
+      gratuitous ARP would steer clients to an appliance whose HAProxy does not serve the VIP
+      yet (a replacement's clients were refused for ~250 ms); `announce` does, once it serves.
     - ACTIVE_STANDBY: `address` is the appliance's own (VRRP) address; keepalived adds the VIP
       next to it on the MASTER, and the compute driver leaves that address alone.
     - ACTIVE_ACTIVE: `address` is the appliance's own address, and each of `loopback_vips`
@@ -24,6 +26,7 @@ class VipPlacement:
     bridge: str | None  # Linux bridge of the VIP network (netns driver); None for loopback
     gateway: str | None = None  # host side of the bridge, e.g. "198.18.0.1"
     loopback_vips: tuple[str, ...] = ()  # ACTIVE_ACTIVE only (netns driver)
+    is_vip: bool = False  # SINGLE: `address` is the VIP
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,11 @@ class ComputeDriver(Protocol):
 
     def ensure(self, slot: ApplianceSlot) -> PlacedAppliance:
         """Create the appliance's place (or find it) with the VIP configured and reachable."""
+        ...
+
+    def announce(self, slot: ApplianceSlot) -> None:
+        """Tell the neighbours that this appliance holds `slot.vip.address` now (SINGLE: once
+        its HAProxy serves the VIP). Nothing to do where appliances share the host's stack."""
         ...
 
     def delete(self, name: str) -> None:

@@ -166,10 +166,15 @@ class NetnsDriver:
         want = self.desired(slot)
         plan = plan_ensure(want, *observe(want))
         apply(want, plan)
-        if want.vip is not None and any(line.startswith("addr ") for line in plan.ns_after):
+        taken = any(line.startswith("addr ") for line in plan.ns_after)
+        if want.vip is not None and taken and not slot.vip.is_vip:
             # It may have been a dead appliance's address: neighbours learn the new MAC now.
             announce(want.netns, NETNS_INTERFACE, [str(want.vip.ip)])
         return PlacedAppliance(name=slot.name, netns=want.netns)
+
+    def announce(self, slot: ApplianceSlot) -> None:
+        if slot.vip.address is not None:
+            announce(self.names.netns(slot.name), NETNS_INTERFACE, [slot.vip.address])
 
     def delete(self, name: str) -> None:
         """Remove the appliance's namespace, its veth, and any process still inside."""

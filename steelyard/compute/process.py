@@ -42,6 +42,9 @@ class ProcessDriver:
         self._known.add(slot.name)
         return PlacedAppliance(name=slot.name, netns=None)
 
+    def announce(self, slot: ApplianceSlot) -> None:
+        """Loopback addresses have no neighbours to tell."""
+
     def delete(self, name: str) -> None:
         # Nothing was created; the appliance's processes belong to the agent, which stops them.
         self._known.discard(name)

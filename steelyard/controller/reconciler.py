@@ -111,6 +111,8 @@ class _Placed:
     keepalived: KeepalivedPaths | None
     own_address: str | None
     at: float  # monotonic time of the last full ensure
+    # SINGLE, just ensured: announced once its HAProxy serves the VIP (ComputeDriver.announce)
+    announce: ApplianceSlot | None = None
 
 
 def verify_targets(spec: LoadBalancerSpec) -> list[str]:
@@ -365,6 +367,8 @@ class Reconciler:
             applied = self._plane.agent.apply_config(
                 name, snap.generation, cfg, verify, keepalived_cfg=keepalived, files=files
             )
+            if place.announce is not None:
+                self._plane.compute.announce(place.announce)
         except Exception:
             self._placed.pop(name, None)  # check everything again next time
             raise
@@ -429,8 +433,10 @@ class Reconciler:
             bridge=plane.networks.ensure(net),
             gateway=net.gateway_ip,
             loopback_vips=(vip,) if topology is Topology.ACTIVE_ACTIVE else (),
+            is_vip=own is None,
         )
-        where = plane.compute.ensure(ApplianceSlot(name=name, vip=placement))
+        slot = ApplianceSlot(name=name, vip=placement)
+        where = plane.compute.ensure(slot)
         with self._sessions() as session:
             set_placed(session, name, where.netns, vip, self._clock())
             session.commit()
@@ -445,7 +451,7 @@ class Reconciler:
             tls_dir=info.paths.tls_dir,  # TLS (issue 6): where the agent keeps the files
         )
         self._placed[name] = _Placed(name, paths, info.paths.keepalived, own, time.monotonic())
-        return self._placed[name]
+        return replace(self._placed[name], announce=slot if placement.is_vip else None)
 
     def _record_agent(self, name: str) -> None:
         """The agent's versions and certificate on the appliance's row (issue 4: the amphora

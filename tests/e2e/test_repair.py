@@ -128,6 +128,38 @@ def test_migrate_and_resize_of_a_serving_pair_drop_no_request(
     _delete(admin, lb)
 
 
+def test_migrate_and_resize_of_a_single_appliance_cost_a_short_outage(
+    server: ServerHandle, admin: httpx.Client, backends: Backends
+) -> None:
+    """A SINGLE load balancer has nobody to hand its VIP to: its replacement takes the VIP
+    once the old appliance is gone. Measured, not hidden: the figures are printed (README)."""
+    lb = _create(server, admin, backends, topology="SINGLE", haproxy_threads=1)
+    (first,) = wait_redundant(admin, lb["id"], ["STANDALONE"])
+    target = next(host for host in HOSTS if host != first["host"])
+    bigger = make_flavor(admin, "SINGLE", haproxy_threads=2)
+    with _patient(lb) as probe:
+        time.sleep(0.5)
+        started = time.monotonic()
+        migrate = _repair(admin, lb, "migrate", host=target)
+        (moved,) = wait_redundant(admin, lb["id"], ["STANDALONE"], gone=frozenset({first["id"]}))
+        time.sleep(2)  # the client's retransmitted SYNs land
+        migrated = time.monotonic()
+        resize = _repair(admin, lb, "resize", flavor_id=bigger)
+        (resized,) = wait_redundant(admin, lb["id"], ["STANDALONE"], gone=frozenset({moved["id"]}))
+        time.sleep(2)
+        finished = time.monotonic()
+    migration = _report(f"migrate a SINGLE to host {target}", probe, started, migrated)
+    resizing = _report("resize a SINGLE to 2 HAProxy threads", probe, migrated, finished)
+    assert moved["host"] == target and resized["host"] == target
+    assert _threads(server, resized["name"]) == "nbthread 2"
+    # both members served in each window; what failed, and the gap, are the printed figures
+    assert set(migration.served_by) == set(resizing.served_by) == {"b1", "b2"}
+    assert set(spread(vip_url(lb), 4)) == {"b1", "b2"}
+    for repair in (migrate, resize):
+        _completed(admin, lb, repair)
+    _delete(admin, lb)
+
+
 def test_draining_a_host_moves_its_appliances_without_a_dropped_request(
     server: ServerHandle, admin: httpx.Client, backends: Backends
 ) -> None:

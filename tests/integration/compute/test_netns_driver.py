@@ -1,6 +1,11 @@
+import ipaddress
 import json
+import socket
 import subprocess
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -268,3 +273,38 @@ def test_list_names_shows_only_this_prefix(
     other_prefix_driver.ensure(ApplianceSlot("app-c", vip_network_v4.placement()))
     assert netns_driver.list_names() == ["app-a", "app-b"]
     assert other_prefix_driver.list_names() == ["app-c"]
+
+
+def garps_until(capture: socket.socket, heard: Counter[str], address: str) -> None:
+    """Count the gratuitous ARPs (sender and target the same address) captured, until one
+    for `address` is among them (bounded polls)."""
+    for _ in range(200):
+        try:
+            frame = capture.recv(2048)
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        if frame[12:14] == b"\x08\x06" and frame[28:32] == frame[38:42]:
+            heard[str(ipaddress.IPv4Address(frame[28:32]))] += 1
+        if heard[address]:
+            return
+    raise AssertionError(f"no gratuitous ARP for {address}; heard {dict(heard)}")
+
+
+def test_a_vip_is_announced_when_asked_and_an_own_address_at_once(
+    netns_driver: NetnsDriver, vip_network_v4: VipNetwork
+) -> None:
+    """SINGLE: the VIP is announced only once HAProxy serves it (the reconciler calls
+    `announce`); an own address (ACTIVE_STANDBY, ACTIVE_ACTIVE) is announced when taken."""
+    single = ApplianceSlot("app-1", replace(vip_network_v4.placement(), is_vip=True))
+    paired = ApplianceSlot("app-2", vip_network_v4.placement())
+    heard: Counter[str] = Counter()
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806)) as capture:
+        capture.bind((vip_network_v4.bridge, 0))
+        capture.setblocking(False)
+        netns_driver.ensure(single)
+        netns_driver.ensure(paired)
+        garps_until(capture, heard, address_of(paired))  # sent after the VIP was taken
+        assert heard[address_of(single)] == 0
+        netns_driver.announce(single)
+        garps_until(capture, heard, address_of(single))
