@@ -50,9 +50,9 @@ from steelyard.db.events import record_event
 from steelyard.db.hosts import placement_candidates
 from steelyard.db.outcomes import (
     record_appliance_config,
-    record_applied,
     record_deleted,
     record_failure,
+    record_snapshot_applied,
 )
 from steelyard.db.repair import complete_repairs, forget_loadbalancer
 from steelyard.db.secret_box import SecretBox
@@ -181,14 +181,7 @@ class Reconciler:
     def _apply(self, lb_id: str, snap: LbSnapshot) -> Result:
         if snap.provider == NOOP_PROVIDER:  # Octavia's noop driver: statuses settle, nothing runs
             with self._sessions() as session:
-                record_applied(
-                    session,
-                    lb_id,
-                    snap.generation,
-                    snap.doomed,
-                    self._clock(),
-                    resyncs_seen=snap.resyncs_requested,
-                )
+                record_snapshot_applied(session, lb_id, snap, self._clock())
                 session.commit()
             return Result("applied", "noop provider")
         topology = Topology(snap.topology)
@@ -212,14 +205,7 @@ class Reconciler:
         else:
             raise RuntimeError(f"appliances did not settle in {MAX_PASSES} passes")
         with self._sessions() as session:
-            record_applied(
-                session,
-                lb_id,
-                snap.generation,
-                snap.doomed,
-                self._clock(),
-                resyncs_seen=snap.resyncs_requested,
-            )
+            record_snapshot_applied(session, lb_id, snap, self._clock())
             complete_repairs(session, lb_id, snap.generation, self._clock())
             session.commit()
         return Result("applied", ", ".join(actions))

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from steelyard.db import models as m
 from steelyard.db.counters import remove_counters, remove_loadbalancer_counters
-from steelyard.db.snapshot import Doomed
+from steelyard.db.snapshot import Doomed, LbSnapshot
 from steelyard.db.state_events import record_active, record_apply_failure, record_removed
 from steelyard.db.usage import close_usage
 from steelyard.model.enums import OperatingStatus, ProvisioningStatus
@@ -104,6 +104,13 @@ def record_applied(
         activated[table.__tablename__] = done.rowcount  # type: ignore[attr-defined]
     if previous in SETTLING or any(activated.values()):
         record_active(session, lb_id, generation, previous, activated, now)
+
+
+def record_snapshot_applied(session: Session, lb_id: str, snap: LbSnapshot, now: datetime) -> None:
+    """Everything `snap` asked for is in force (record_applied with the snapshot's own)."""
+    record_applied(
+        session, lb_id, snap.generation, snap.doomed, now, resyncs_seen=snap.resyncs_requested
+    )
 
 
 def record_deleted(session: Session, lb_id: str, now: datetime) -> None:

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from steelyard.db import models
 from steelyard.db.access import utcnow
-from steelyard.db.outcomes import record_applied, record_deleted
+from steelyard.db.outcomes import record_deleted, record_snapshot_applied
 from steelyard.db.snapshot import load_snapshot
 from tests.unit.api.conftest import OTHER, Factory, Json, MakeClient, created
 
@@ -344,14 +344,7 @@ def test_load_balancer_cascade_and_listener_delete_remove_policies(
     with sessions.begin() as session:
         snapshot = load_snapshot(session, lb["id"])
         assert snapshot is not None
-        record_applied(
-            session,
-            lb["id"],
-            snapshot.generation,
-            snapshot.doomed,
-            utcnow(),
-            resyncs_seen=snapshot.resyncs_requested,
-        )
+        record_snapshot_applied(session, lb["id"], snapshot, utcnow())
     policy = client.get(URL).json()["l7policies"][0]
     assert (policy["provisioning_status"], policy["operating_status"]) == ("ACTIVE", "ONLINE")
     rule = client.get(f"{URL}/{policy['id']}/rules").json()["rules"][0]
@@ -364,14 +357,7 @@ def test_load_balancer_cascade_and_listener_delete_remove_policies(
         assert snapshot.doomed.l7policies == (policy["id"],)
         assert snapshot.doomed.l7rules == (rule["id"],)
         assert snapshot.spec.listeners == ()
-        record_applied(
-            session,
-            lb["id"],
-            snapshot.generation,
-            snapshot.doomed,
-            utcnow(),
-            resyncs_seen=snapshot.resyncs_requested,
-        )
+        record_snapshot_applied(session, lb["id"], snapshot, utcnow())
     assert client.get(f"{URL}/{policy['id']}").status_code == 404
 
     listener = client.post(

@@ -3,7 +3,7 @@ every load balancer, listener, pool and member, hostile label values included, a
 control plane's own metrics (the log pipeline's among them)."""
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -206,14 +206,6 @@ def test_webhook_deliveries_are_exposed_by_state(
                 )
             )  # fmt: skip
     assert gauge() == {"pending": 1, "delivered": 1, "dead": 3}
-
-
-@pytest.fixture
-def udp_receiver() -> Iterator[socket.socket]:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.settimeout(5)
-        yield sock
 
 
 def test_the_log_pipelines_counters_are_exposed(

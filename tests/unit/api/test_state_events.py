@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from steelyard.db import models as m
 from steelyard.db.operating import ObservedStatuses, write_statuses
-from steelyard.db.outcomes import ERROR_AFTER_ATTEMPTS, record_applied, record_failure
+from steelyard.db.outcomes import ERROR_AFTER_ATTEMPTS, record_failure, record_snapshot_applied
 from steelyard.db.snapshot import load_snapshot
 from steelyard.model.enums import OperatingStatus as S
 from steelyard.telemetry.thresholds import Band, ThresholdWatcher, crossing
@@ -48,9 +48,7 @@ def apply(sessions: sessionmaker[Session], lb_id: str, now: datetime = T0) -> No
     with sessions.begin() as session:
         snap = load_snapshot(session, lb_id)
         assert snap is not None
-        record_applied(
-            session, lb_id, snap.generation, snap.doomed, now, resyncs_seen=snap.resyncs_requested
-        )
+        record_snapshot_applied(session, lb_id, snap, now)
 
 
 def observe(sessions: sessionmaker[Session], tree: Json, member: S, pool: S, now: datetime) -> None:

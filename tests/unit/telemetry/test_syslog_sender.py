@@ -3,7 +3,6 @@
 
 import socket
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -25,14 +24,6 @@ def test_targets_parse() -> None:
 def test_bad_targets_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="HOST:PORT"):
         parse_target(text)
-
-
-@pytest.fixture
-def udp_receiver() -> Iterator[socket.socket]:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.settimeout(5)
-        yield sock
 
 
 def test_udp_delivery(udp_receiver: socket.socket) -> None:
