@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +22,7 @@ from steelyard.db.migrate import upgrade
 from steelyard.db.secret_box import SecretBox
 from steelyard.db.webhooks import claim_due, create_webhook, retry_delivery, seal_context
 from steelyard.model.webhook import WebhookCreate, parse_networks
+from steelyard.telemetry import webhooks
 from steelyard.telemetry.webhook_signature import EVENT_TYPE_HEADER, RetryPolicy
 from steelyard.telemetry.webhooks import WebhookDispatcher
 from tests.e2e.harness import wait_until
@@ -179,3 +181,45 @@ def test_the_claim_holds_a_delivery_while_it_is_sent(sessions: sessionmaker[Sess
     with sessions.begin() as session:
         assert claim_due(session, now + timedelta(seconds=1), timedelta(seconds=15), 10) == []
         assert len(claim_due(session, now + timedelta(seconds=16), timedelta(seconds=15), 10)) == 1
+
+
+class CountingTransport(httpx.HTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        return super().handle_request(request)
+
+
+def test_two_dispatchers_on_one_database_send_each_delivery_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two dispatchers, each with its own engine on the same SQLite file (as two servers of a
+    deployment would be): every delivery is claimed by one of them, sent once, recorded. Small
+    batches over a backlog make them take turns (how they split it is printed, not judged)."""
+    monkeypatch.setattr(webhooks, "BATCH", 4)
+    engines = [make_engine(sqlite_url(tmp_path)) for _ in range(2)]
+    upgrade(engines[0])
+    sessions = [make_sessionmaker(engine) for engine in engines]
+    transports = [CountingTransport(), CountingTransport()]
+    dispatchers = [
+        WebhookDispatcher(own, SecretBox(KEY), utcnow, FAST, poll_s=0.01, transport=transport)
+        for own, transport in zip(sessions, transports, strict=True)
+    ]
+    with receiving(SECRET) as receiver:
+        hook = add_webhook(sessions[0], receiver.url)
+        events = [alert(sessions[index % 2], details={"n": index}) for index in range(40)]
+        for running in dispatchers:
+            running.start()
+        try:
+            wait_until(lambda: len(delivered(sessions[1], hook)) == len(events), timeout_s=30)
+        finally:
+            for running in dispatchers:
+                running.stop()
+    print(f"sent by each dispatcher: {[t.sent for t in transports]}")
+    assert sum(t.sent for t in transports) == len(events)
+    assert sorted(receiver.event_ids()) == sorted(events)  # each once, none twice
+    assert len(receiver.received) == len(events) and all(r.verified for r in receiver.received)
+    assert {d.attempts for d in deliveries(sessions[0], hook)} == {1}
